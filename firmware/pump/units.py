@@ -1,0 +1,58 @@
+"""Conversions from the numbers people type to the integers the pump keeps.
+
+Every quantity inside the pump logic is an integer in a small unit: volume in
+nL, drug in ng (1 mcg = 1000 ng), rate in ng/h, time of day in ms, wall time in
+seconds since 2000-01-01 (the RTC epoch). RP2040 floats are 32-bit, so a float
+never accumulates anything here. Converting at the boundary (scenario loader,
+command protocol) rejects values finer than the unit instead of rounding them
+silently: 0.5 mcg/h is 500 ng/h, 0.0001 mcg/h is an error.
+"""
+from pump.compat import const
+
+MS_PER_DAY = const(86_400_000)
+MS_PER_HOUR = const(3_600_000)
+S_PER_DAY = const(86_400)
+NL_PER_ML = const(1_000_000)
+NG_PER_MCG = const(1_000)
+
+
+class UnitError(ValueError):
+    """A number that is not a whole count of the pump's unit, or not a number."""
+
+
+def to_int_units(value, per_unit, what):
+    """`value` (int or float) times `per_unit`, which must come out whole.
+
+    A float is accepted when it is within 1e-6 of a whole number of units
+    (0.1 mL is 99999.99999999999 nL in binary floating point).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UnitError("%s: expected a number" % what)
+    scaled = value * per_unit
+    whole = int(round(scaled))
+    if abs(scaled - whole) > 1e-6 * max(1, abs(whole)):
+        raise UnitError("%s: %r is finer than the pump's resolution" % (what, value))
+    return whole
+
+
+def mcg_to_ng(value, what="mcg"):
+    return to_int_units(value, NG_PER_MCG, what)
+
+
+def ml_to_nl(value, what="mL"):
+    return to_int_units(value, NL_PER_ML, what)
+
+
+def hhmm_to_ms(text, what="start"):
+    """'07:30' -> ms since midnight. Rejects anything but HH:MM within a day."""
+    if not isinstance(text, str) or len(text) != 5 or text[2] != ":":
+        raise UnitError("%s: expected HH:MM, got %r" % (what, text))
+    hh, mm = text[:2], text[3:]
+    if not (hh.isdigit() and mm.isdigit()) or int(hh) > 23 or int(mm) > 59:
+        raise UnitError("%s: expected HH:MM, got %r" % (what, text))
+    return (int(hh) * 60 + int(mm)) * 60_000
+
+
+def ms_to_hhmm(ms):
+    minutes = ms // 60_000
+    return "%02d:%02d" % (minutes // 60, minutes % 60)

@@ -1,0 +1,135 @@
+"""Simulated devices with the same interface as the reference board's drivers.
+
+They sit on the physics (hw/sim/physics.py) and on a simulation clock the
+runner moves forward; they record what the firmware did to them (pulses
+with their times, alarm patterns played) so tests and reports can check it.
+"""
+
+
+class SimTime:
+    """The simulation's clock: ms since the scenario start, and its epoch."""
+
+    def __init__(self, start_day, start_ms):
+        self.start_day = start_day
+        self.start_ms = start_ms
+        self.t_ms = 0
+
+    def day_ms(self, t_ms=None):
+        """(days since 2000-01-01, ms of day) at run time t_ms (default now)."""
+        if t_ms is None:
+            t_ms = self.t_ms
+        days, ms = divmod(self.start_ms + t_ms, 86_400_000)
+        return self.start_day + days, ms
+
+    def run_ms(self, day, ms):
+        """Inverse of day_ms."""
+        return (day - self.start_day) * 86_400_000 + ms - self.start_ms
+
+
+class SimStepper:
+    """STEP/DIR/EN/DIAG of the TMC2209, driving the simulated lead screw.
+
+    Pulses queued by `pulse` are kept with their absolute run times and
+    applied to the mechanism by the runner as simulated time passes.
+    """
+
+    def __init__(self, time, mechanism):
+        self.time = time
+        self.mechanism = mechanism
+        self.queue = []  # (t_ms, forward), in time order
+        self.emitted = 0  # forward minus reverse pulses that went out
+        self.enabled = False
+
+    def pulse(self, offsets_ms, count, forward=True):
+        now = self.time.t_ms
+        last = self.queue[-1][0] if self.queue else now
+        for i in range(count):
+            t = now + offsets_ms[i]
+            if t < last:  # a driver emits in order; never before what is queued
+                t = last
+            self.queue.append((t, forward))
+            last = t
+        self.enabled = bool(self.queue)
+
+    def pending(self):
+        return len(self.queue)
+
+    def cancel(self):
+        dropped = len(self.queue)
+        self.queue = []
+        self.enabled = False
+        return dropped
+
+    def stalled(self):
+        seen = self.mechanism.diag
+        self.mechanism.diag = False
+        return seen
+
+    def due_before(self, t_ms):
+        """Pop the pulses due at or before t_ms, in order."""
+        queue = self.queue
+        n = 0
+        while n < len(queue) and queue[n][0] <= t_ms:
+            n += 1
+        due = queue[:n]
+        del queue[:n]
+        self.enabled = bool(queue)
+        return due
+
+    def emit(self, forward):
+        self.emitted += 1 if forward else -1
+        self.mechanism.step(forward)
+
+
+class SimPressure:
+    def __init__(self, time, mechanism):
+        self.time = time
+        self.mechanism = mechanism
+
+    def read_mpsi(self):
+        return self.mechanism.pressure_mpsi(self.time.t_ms)
+
+
+class SimClock:
+    """The battery-backed DS3231: right unless a clock fault is injected."""
+
+    def __init__(self, time):
+        self.time = time
+        self.ok = True
+
+    def now(self):
+        return self.time.day_ms()
+
+    def valid(self):
+        return self.ok
+
+    def set(self, day, ms):
+        self.time.start_day, self.time.start_ms = day, ms - self.time.t_ms
+        self.ok = True
+
+
+class Recorder:
+    """Buzzer or lamps: remembers each pattern played and when."""
+
+    def __init__(self, time):
+        self.time = time
+        self.played = []  # (t_ms, pattern)
+        self.current = None
+
+    def play(self, pattern):
+        if pattern != self.current:
+            self.current = pattern
+            self.played.append((self.time.t_ms, pattern))
+
+    show = play
+
+    def stop(self):
+        self.play(None)
+
+
+class SimWatchdog:
+    def __init__(self):
+        self.fed = 0
+
+    def feed(self):
+        self.fed += 1
