@@ -5,7 +5,9 @@ The unix port has no unittest and no pytest, so the shared tests are plain
 host_tests/logic and calls them, as pytest does on CPython. It is started by
 tools/mptest.py with an RP2040-sized heap. Usage (from the repo root):
 
-    micropython -X heapsize=160K host_tests/mp_runner.py [substring ...]
+    micropython -X heapsize=160K host_tests/mp_runner.py [module ...]
+
+tools/mptest.py starts one interpreter per module, as a board boots fresh.
 """
 import gc
 import os
@@ -17,7 +19,7 @@ LOGIC_DIR = "host_tests/logic"
 def test_modules(filters):
     names = sorted(n[:-3] for n in os.listdir(LOGIC_DIR)
                    if n.startswith("test_") and n.endswith(".py"))
-    return [n for n in names if not filters or any(f in n for f in filters)]
+    return [n for n in names if not filters or n in filters]
 
 
 def run_module(name, failures):

