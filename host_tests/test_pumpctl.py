@@ -1,0 +1,302 @@
+"""pumpctl against a pump on a fake serial line, and end to end over a pty.
+
+The fake serial runs the real firmware protocol in-process (with the
+recording handler of the shared protocol tests), so every line pumpctl
+writes is checked exactly as the board checks it, and the MACs pumpctl makes
+with CPython's hmac are verified by the firmware's own HMAC-SHA256. The pty
+test runs the same protocol under the MicroPython unix port.
+"""
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import pty
+import subprocess
+import tty
+
+import pytest
+
+import mpenv
+import pumpctl
+from pump.protocol import COMMANDS, Protocol, iso_to_clock_s
+from test_protocol import KEY, NOW_S, MemoryCounter, RecordingHandler
+
+KEY_HEX = KEY.hex()
+
+
+class FakeSerial:
+    """The pump's end of a serial line, in-process: each line written gets the protocol's reply."""
+
+    def __init__(self, protocol, chatter=b""):
+        self.protocol = protocol
+        self.chatter = chatter  # bytes the "board" prints before each reply
+        self.written = []
+        self.closed = False
+        self._incoming = b""
+        self._outgoing = b""
+
+    def write(self, data):
+        self._incoming += data
+        while b"\n" in self._incoming:
+            line, self._incoming = self._incoming.split(b"\n", 1)
+            self.written.append(line)
+            self._outgoing += self.chatter + self.protocol.handle_line(line, NOW_S)
+
+    def readline(self):
+        line, sep, rest = self._outgoing.partition(b"\n")
+        self._outgoing = rest
+        return line + sep
+
+    def reset_input_buffer(self):
+        self._outgoing = b""
+
+    def close(self):
+        self.closed = True
+
+
+class SilentSerial(FakeSerial):
+    def write(self, data):
+        self.written.append(data)
+
+
+class Pump:
+    """A protocol with a recording handler behind a fake serial port."""
+
+    def __init__(self, replies=None, counter=0, bench=False, chatter=b""):
+        self.handler = RecordingHandler()
+        if replies:
+            self.handler.execute = self._replying(replies)
+        self.counter = MemoryCounter(counter)
+        self.serial = FakeSerial(Protocol(self.handler, KEY, self.counter, bench_enabled=bench), chatter)
+
+    def _replying(self, replies):
+        def execute(name, args, now_s):
+            self.handler.calls.append((name, args, now_s))
+            return replies[name]
+        return execute
+
+    def run(self, *argv):
+        return pumpctl.main(["--port", "fake"] + list(argv), open_port=lambda port, baud: self.serial)
+
+
+@pytest.fixture
+def key_file(tmp_path):
+    path = tmp_path / "device.key"
+    path.write_text(KEY_HEX + "\n")
+    return str(path)
+
+
+def test_read_only_command_prints_fields_as_rows(capsys):
+    pump = Pump({"status": {"state": "delivering", "rate_mcg_per_h": 20.5, "reservoir": {"ml": 12.5}}})
+    assert pump.run("status") == pumpctl.EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["state           delivering", "rate_mcg_per_h  20.5", "reservoir.ml    12.5"]
+    assert pump.serial.written == [b'{"cmd":"status"}']
+
+
+def test_list_of_objects_prints_as_a_table(capsys):
+    alarms = [{"kind": "occlusion", "priority": "high"},
+              {"kind": "low_reservoir", "priority": "medium", "acknowledged_s": 100}]
+    assert Pump({"alarms": {"alarms": alarms}}).run("alarms") == pumpctl.EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[-3:] == ["kind           priority  acknowledged_s",
+                        "occlusion      high      -",
+                        "low_reservoir  medium    100"]
+
+
+def test_json_prints_the_reply_line_as_received(capsys):
+    assert Pump().run("--json", "version") == pumpctl.EXIT_OK
+    assert capsys.readouterr().out == '{"command": "version", "ok": true}\n'
+
+
+def test_state_changing_command_uses_the_counter_the_pump_reports(key_file):
+    pump = Pump(counter=41)
+    assert pump.run("--key-file", key_file, "bolus", "50") == pumpctl.EXIT_OK
+    auth, bolus = pump.serial.written
+    assert auth == b'{"cmd":"auth"}'
+    body = b'{"cmd":"bolus","args":{"mcg":50},"ctr":42}'
+    assert bolus == hmac.new(KEY, body, hashlib.sha256).hexdigest().encode() + b" " + body
+    assert pump.handler.calls == [("bolus", {"ng": 50000, "override": None}, NOW_S)]
+    assert pump.counter.get() == 42
+
+
+def test_counter_file_supplies_the_counter_and_records_it(key_file, tmp_path):
+    counter_file = tmp_path / "counter"
+    counter_file.write_text("41\n")
+    pump = Pump(counter=7)
+    assert pump.run("--key-file", key_file, "--counter-file", str(counter_file), "resume") == pumpctl.EXIT_OK
+    assert len(pump.serial.written) == 1 and pump.serial.written[0].endswith(b'"ctr":42}')
+    assert counter_file.read_text() == "42\n"
+
+
+def test_missing_counter_file_starts_at_counter_one(key_file, tmp_path):
+    counter_file = tmp_path / "counter"
+    pump = Pump()
+    assert pump.run("--key-file", key_file, "--counter-file", str(counter_file), "ack") == pumpctl.EXIT_OK
+    assert pump.counter.get() == 1 and counter_file.read_text() == "1\n"
+
+
+def test_counter_file_behind_the_pump_is_refused_with_a_hint(key_file, tmp_path, capsys):
+    counter_file = tmp_path / "counter"
+    counter_file.write_text("3\n")
+    pump = Pump(counter=10)
+    assert pump.run("--key-file", key_file, "--counter-file", str(counter_file), "ack") == pumpctl.EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert "replay" in err and "leave out --counter-file" in err
+    assert pump.handler.calls == []
+
+
+def test_refusal_exits_1_and_names_the_error(key_file, capsys):
+    pump = Pump()
+    assert pump.run("--key-file", key_file, "bolus", "5000") == pumpctl.EXIT_REFUSED
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "refused bolus: bad_args: mcg: must be 0.001 to 1000" in captured.err
+
+
+def test_refusal_with_json_prints_the_reply_too(key_file, capsys):
+    assert Pump().run("--json", "--key-file", key_file, "bench", "stall") == pumpctl.EXIT_REFUSED
+    assert json.loads(capsys.readouterr().out)["error"] == "bench_disabled"
+
+
+def test_wrong_key_is_refused(tmp_path, capsys):
+    other = tmp_path / "other.key"
+    other.write_text("11" * 32)
+    assert Pump().run("--key-file", str(other), "resume") == pumpctl.EXIT_REFUSED
+    assert "bad_mac" in capsys.readouterr().err
+
+
+def test_no_answer_exits_3(capsys):
+    silent = SilentSerial(None)
+    code = pumpctl.main(["--port", "fake", "--timeout", "0.05", "status"], open_port=lambda port, baud: silent)
+    assert code == pumpctl.EXIT_NO_ANSWER
+    assert "no reply to status within 0.05 s on fake" in capsys.readouterr().err
+
+
+def test_port_that_cannot_be_opened_exits_4(tmp_path, capsys):
+    assert pumpctl.main(["--port", str(tmp_path / "no-such-tty"), "status"]) == pumpctl.EXIT_LINK
+    assert "cannot open" in capsys.readouterr().err
+
+
+def test_malformed_key_file_exits_4(tmp_path, capsys):
+    bad = tmp_path / "bad.key"
+    bad.write_text("abcde")
+    assert Pump().run("--key-file", str(bad), "resume") == pumpctl.EXIT_LINK
+    assert "64 hex digits" in capsys.readouterr().err
+
+
+def test_state_changing_command_without_a_key_file_is_a_usage_error(monkeypatch):
+    monkeypatch.delenv("PUMPCTL_KEY_FILE", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        Pump().run("resume")
+    assert stop.value.code == pumpctl.EXIT_USAGE
+
+
+def test_malformed_step_is_a_usage_error(key_file):
+    with pytest.raises(SystemExit) as stop:
+        Pump().run("--key-file", key_file, "set-prescription", "07:00-20")
+    assert stop.value.code == pumpctl.EXIT_USAGE
+
+
+def test_command_too_long_for_one_line_is_a_usage_error(key_file, capsys):
+    pump = Pump()
+    code = pump.run("--key-file", key_file, "set-prescription", "00:00=30", "--override", "x" * 450)
+    assert code == pumpctl.EXIT_USAGE
+    assert "the pump takes at most 512" in capsys.readouterr().err
+    assert pump.handler.calls == []
+
+
+def test_board_chatter_before_the_reply_is_skipped(capsys):
+    pump = Pump({"version": {"firmware": "0.1"}}, chatter=b"MicroPython boot\r\n{\"cmd\": \"echo\"}\n")
+    assert pump.run("version") == pumpctl.EXIT_OK
+    assert "firmware  0.1" in capsys.readouterr().out
+
+
+def test_port_is_closed_afterwards():
+    pump = Pump()
+    pump.run("status")
+    assert pump.serial.closed
+
+
+def test_set_clock_defaults_to_this_computers_local_time(key_file):
+    pump = Pump()
+    before = iso_to_clock_s(datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S"))
+    assert pump.run("--key-file", key_file, "set-clock") == pumpctl.EXIT_OK
+    after = iso_to_clock_s(datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S"))
+    assert before <= pump.handler.calls[0][1]["clock_s"] <= after
+
+
+# argv after the global options -> (command on the wire, what the handler gets)
+SUBCOMMANDS = (
+    (["status"], "status", {}), (["prescription"], "prescription", {}), (["reservoir"], "reservoir", {}),
+    (["alarms"], "alarms", {}), (["version"], "version", {}), (["log"], "log", {"n": 10}),
+    (["log", "-n", "3"], "log", {"n": 3}),
+    (["patient", "cerebral", "--age-years", "9", "--days-since-implant", "0"], "patient",
+     {"origin": "cerebral", "age_years": 9, "days_since_implant": 0}),
+    (["set-prescription", "07:00=20", "00:00=30.5"], "set_prescription",
+     {"steps": ((0, 30500), (25200000, 20000)), "kind": None, "dilution": False, "override": None}),
+    (["set-prescription", "00:00=40", "--kind", "refill", "--dilution", "--override", "titrating"],
+     "set_prescription", {"steps": ((0, 40000),), "kind": "refill", "dilution": True, "override": "titrating"}),
+    (["refill", "--add-ml", "15", "--concentration", "500"], "refill",
+     {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": False, "confirm": False}),
+    (["refill", "--add-ml", "0.5", "--concentration", "1250", "--dilution", "--confirm"], "refill",
+     {"add_nl": 500000, "concentration_ng_per_ml": 1250000, "dilution": True, "confirm": True}),
+    (["bolus", "75"], "bolus", {"ng": 75000, "override": None}),
+    (["bolus", "75", "--override", "screening"], "bolus", {"ng": 75000, "override": "screening"}),
+    (["stop", "overdose", "suspected"], "stop", {"reason": "overdose suspected"}),
+    (["resume"], "resume", {}), (["ack"], "ack", {}), (["silence"], "silence", {}),
+    (["settings", "--low-reservoir-ml", "2.5"], "settings", {"low_reservoir_nl": 2500000, "low_reservoir_days": None}),
+    (["settings", "--low-reservoir-days", "7"], "settings", {"low_reservoir_nl": None, "low_reservoir_days": 7}),
+    (["set-clock", "2026-03-02T08:00:00"], "set_clock", {"clock_s": 825753600}),
+    (["bench", "pressure", "--mpsi", "25000"], "bench", {"fault": "pressure", "mpsi": 25000}),
+    (["bench", "clear"], "bench", {"fault": "clear", "mpsi": None}),
+    (["selftest"], "selftest", {}),
+)
+
+
+def test_every_subcommand_reaches_the_pump_as_its_command(key_file):
+    for argv, wire_name, handler_args in SUBCOMMANDS:
+        pump = Pump(bench=True)
+        assert pump.run("--key-file", key_file, *argv) == pumpctl.EXIT_OK, argv
+        assert pump.handler.calls == [(wire_name, handler_args, NOW_S)], argv
+
+
+def test_every_pump_command_has_a_subcommand():
+    covered = {wire_name for _argv, wire_name, _args in SUBCOMMANDS} | {"auth"}
+    assert covered == set(COMMANDS)
+
+
+FAKE_BOARD = """
+import sys, binascii
+from pump.protocol import Protocol
+from test_protocol import RecordingHandler, MemoryCounter
+protocol = Protocol(RecordingHandler(), binascii.unhexlify(sys.argv[1]), MemoryCounter())
+while True:
+    line = sys.stdin.buffer.readline()
+    if not line:
+        break
+    sys.stdout.buffer.write(protocol.handle_line(line.rstrip(b"\\n"), %d))
+""" % NOW_S
+
+
+def test_end_to_end_over_a_pty_with_the_protocol_under_micropython(tmp_path, key_file, capsys):
+    script = tmp_path / "fake_board.py"
+    script.write_text(FAKE_BOARD)
+    board_end, host_end = pty.openpty()
+    tty.setraw(host_end)
+    board = subprocess.Popen(mpenv.micropython_command() + [str(script), KEY_HEX], stdin=board_end,
+                             stdout=board_end, env=mpenv.micropython_env(), cwd=mpenv.ROOT)
+    os.close(board_end)
+    port = os.ttyname(host_end)
+    try:
+        assert pumpctl.main(["--port", port, "status"]) == pumpctl.EXIT_OK
+        assert pumpctl.main(["--port", port, "--key-file", key_file, "--json", "bolus", "50"]) == pumpctl.EXIT_OK
+        assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"ok": True, "command": "bolus", "ctr": 1}
+        assert pumpctl.main(["--port", port, "--key-file", key_file, "bench", "stall"]) == pumpctl.EXIT_REFUSED
+        assert pumpctl.main(["--port", port, "--json", "auth"]) == pumpctl.EXIT_OK
+        assert json.loads(capsys.readouterr().out.splitlines()[-1])["ctr"] == 1
+    finally:
+        os.close(host_end)
+        board.terminate()
+        board.wait(timeout=5)

@@ -1,0 +1,227 @@
+"""pumpctl: read and program the pump over its USB serial command channel.
+
+    pumpctl --port /dev/ttyACM0 status
+    pumpctl --port /dev/ttyACM0 --key-file device.key set-prescription 00:00=30 07:00=20
+    pumpctl --port /dev/ttyACM0 --key-file device.key --json bolus 50
+
+--port takes a device path or a pyserial URL (socket://host:port, a pty
+path for a simulated board). Commands that change the pump need the device
+key (--key-file: 64 hex digits) and a fresh counter: from --counter-file
+(the last counter this host used, advanced before each command), or else
+asked of the pump with the read-only `auth` command. Replies print as tables;
+--json prints the pump's reply line as it came.
+
+Exit codes: 0 done; 1 the pump refused the command; 2 bad usage; 3 the pump
+did not answer in time; 4 the port, key file or counter file failed.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import sys
+
+import serial
+
+from pumplink import CounterFile, LinkError, NoAnswer, PumpLink, PumpRefused, needs_mac, read_key_file
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NO_ANSWER, EXIT_LINK = 0, 1, 2, 3, 4
+
+READ_ONLY = (
+    ("status", "delivery state, rate and alarms"),
+    ("prescription", "the programmed schedule"),
+    ("reservoir", "volume, concentration and projected empty time"),
+    ("alarms", "active alarms and their history"),
+    ("version", "firmware version"),
+    ("auth", "last accepted counter, lockout, bench jumper"),
+)
+NO_ARGUMENTS = (
+    ("resume", "resume delivery after a stop"),
+    ("ack", "acknowledge the active alarms"),
+    ("silence", "silence the buzzer for the active alarms"),
+    ("selftest", "run the pump's self-test"),
+)
+
+
+def number(text):
+    """A JSON number from the command line: int when whole, else a finite float."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def step(text):
+    """'07:00=20' -> {"start": "07:00", "mcg_per_h": 20}."""
+    start, sep, rate = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError(text)
+        return {"start": start, "mcg_per_h": number(rate)}
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected HH:MM=MCG_PER_H (like 07:00=20), got %r" % text)
+
+
+def present(**args):
+    """The arguments that were given (an option left out is not sent)."""
+    return {name: value for name, value in args.items() if value is not None}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="pumpctl", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--port", default=os.environ.get("PUMPCTL_PORT"),
+                        help="serial device or pyserial URL (default: $PUMPCTL_PORT)")
+    parser.add_argument("--baud", type=int, default=115200, help="baud rate (USB CDC ignores it)")
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="S", help="seconds to wait for a reply")
+    parser.add_argument("--key-file", default=os.environ.get("PUMPCTL_KEY_FILE"),
+                        help="device key, 64 hex digits (default: $PUMPCTL_KEY_FILE)")
+    parser.add_argument("--counter-file", help="keep this host's command counter here instead of asking the pump")
+    parser.add_argument("--json", action="store_true", help="print the raw JSON reply")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(cli_name, help_text, wire_name, build):
+        sub = commands.add_parser(cli_name, help=help_text, description=help_text)
+        sub.set_defaults(wire=wire_name, build=build)
+        return sub
+
+    for name, help_text in READ_ONLY + NO_ARGUMENTS:
+        command(name, help_text, name, lambda a: {})
+    command("log", "the newest event-log entries", "log",
+            lambda a: present(n=a.n)).add_argument("-n", type=int, help="how many (default 10)")
+    sub = command("patient", "who the pump treats (the drug library's rules depend on it)", "patient",
+                  lambda a: {"origin": a.origin, "age_years": a.age_years, "days_since_implant": a.days_since_implant})
+    sub.add_argument("origin", choices=("spinal", "cerebral"))
+    sub.add_argument("--age-years", type=int, required=True, metavar="YEARS")
+    sub.add_argument("--days-since-implant", type=int, required=True, metavar="DAYS")
+    sub = command("set-prescription", "program the daily schedule", "set_prescription",
+                  lambda a: present(steps=a.steps, kind=a.kind, dilution=a.dilution, override=a.override))
+    sub.add_argument("steps", nargs="+", type=step, metavar="HH:MM=MCG_PER_H")
+    sub.add_argument("--kind", choices=("titration", "refill", "taper", "restart"),
+                     help="what kind of change this is (default titration)")
+    sub.add_argument("--dilution", action="store_true", default=None, help="the drug is a declared dilution")
+    sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
+    sub = command("refill", "record a refill", "refill",
+                  lambda a: present(add_ml=a.add_ml, concentration_mcg_per_ml=a.concentration,
+                                    dilution=a.dilution, confirm=a.confirm))
+    sub.add_argument("--add-ml", type=number, required=True, metavar="ML")
+    sub.add_argument("--concentration", type=number, required=True, metavar="MCG_PER_ML")
+    sub.add_argument("--dilution", action="store_true", default=None, help="a non-standard concentration, declared")
+    sub.add_argument("--confirm", action="store_true", default=None,
+                     help="confirm a change of concentration or a fill above capacity")
+    sub = command("bolus", "give a bolus", "bolus", lambda a: present(mcg=a.mcg, override=a.override))
+    sub.add_argument("mcg", type=number, metavar="MCG")
+    sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
+    command("stop", "stop delivery (logged and alarmed)", "stop",
+            lambda a: {"reason": " ".join(a.reason)}).add_argument("reason", nargs="+", metavar="REASON")
+    sub = command("settings", "low-reservoir warning thresholds", "settings",
+                  lambda a: present(low_reservoir_ml=a.low_reservoir_ml, low_reservoir_days=a.low_reservoir_days))
+    sub.add_argument("--low-reservoir-ml", type=number, metavar="ML")
+    sub.add_argument("--low-reservoir-days", type=number, metavar="DAYS")
+    command("set-clock", "set the pump's clock (default: this computer's local time)", "set_clock",
+            lambda a: {"iso": a.iso or datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")}
+            ).add_argument("iso", nargs="?", metavar="YYYY-MM-DDTHH:MM:SS")
+    sub = command("bench", "inject a fault (bench-enable jumper only)", "bench",
+                  lambda a: present(fault=a.fault, mpsi=a.mpsi))
+    sub.add_argument("fault", choices=("pressure", "stall", "empty", "clear"))
+    sub.add_argument("--mpsi", type=int, help="line pressure in mpsi, for the pressure fault")
+    return parser
+
+
+def open_serial(port, baud):
+    try:
+        return serial.serial_for_url(port, baudrate=baud, timeout=0.1)
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise LinkError("cannot open %s: %s" % (port, exc))
+
+
+def text_of(value):
+    if value is None:
+        return "-"
+    if value is True or value is False:
+        return "yes" if value else "no"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def render(reply):
+    """A reply as people read it: `name  value` rows, then one table per list of objects."""
+    rows, tables = [], []
+
+    def collect(name, value):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                collect(name + "." + key, inner)
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            tables.append((name, value))
+        elif isinstance(value, list):
+            rows.append((name, ", ".join(text_of(item) for item in value) or "-"))
+        else:
+            rows.append((name, text_of(value)))
+
+    for key, value in reply.items():
+        if key != "ok":
+            collect(key, value)
+    out = []
+    width = max((len(name) for name, _ in rows), default=0)
+    out.extend("%-*s  %s" % (width, name, text) for name, text in rows)
+    for name, items in tables:
+        columns = []
+        for item in items:
+            columns.extend(key for key in item if key not in columns)
+        cells = [[text_of(item.get(key)) for key in columns] for item in items]
+        widths = [max(len(column), *(len(row[i]) for row in cells)) for i, column in enumerate(columns)]
+        out.append("")
+        out.append(name)
+        out.append("  ".join(column.ljust(w) for column, w in zip(columns, widths)).rstrip())
+        out.extend("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells)
+    return "\n".join(out) if out else "done"
+
+
+def main(argv=None, open_port=open_serial):
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    if not options.port:
+        parser.error("give --port (or set PUMPCTL_PORT)")
+    if needs_mac(options.wire) and not options.key_file:
+        parser.error("%s changes the pump: give --key-file (or set PUMPCTL_KEY_FILE)" % options.command)
+    args = options.build(options)
+    try:
+        key = read_key_file(options.key_file) if options.key_file else None
+        counter = CounterFile(options.counter_file) if options.counter_file else None
+        port = open_port(options.port, options.baud)
+    except LinkError as exc:
+        return fail(exc, EXIT_LINK)
+    try:
+        reply, raw = PumpLink(port, key, counter, options.timeout).request(options.wire, args)
+    except PumpRefused as exc:
+        if options.json:
+            print(exc.raw)
+        hint = ""
+        if exc.code == "replay" and counter is not None:
+            hint = " (the counter file is behind the pump: leave out --counter-file to use the pump's counter)"
+        return fail("the pump refused %s: %s: %s%s" % (options.command, exc.code, exc.message, hint), EXIT_REFUSED)
+    except NoAnswer as exc:
+        return fail("%s on %s: is the pump connected and running?" % (exc, options.port), EXIT_NO_ANSWER)
+    except ValueError as exc:
+        return fail(exc, EXIT_USAGE)
+    except (LinkError, serial.SerialException, OSError) as exc:
+        return fail(exc, EXIT_LINK)
+    finally:
+        port.close()
+    print(raw if options.json else render(reply))
+    return EXIT_OK
+
+
+def fail(message, code):
+    print("pumpctl: %s" % message, file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
