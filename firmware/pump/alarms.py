@@ -1,0 +1,353 @@
+"""Alarm manager: priority, latching, acknowledge, audio pause, escalation and
+the annunciation pattern, after IEC 60601-1-8.
+
+Pure logic: time comes in as `now_s` (whole seconds, RTC epoch) and every
+change goes out through `on_event(event, kind, now_s)` so the controller writes
+the event log; nothing here reads a clock or drives a pin.
+
+Vocabulary (IEC 60601-1-8 words, used the same way here):
+- the *condition* is the fault itself (occluded line, empty reservoir); the
+  detector that sees it calls `raise_`, and `clear` when it is gone;
+- an *episode* is one alarm from raise to its end, recorded in `history`;
+- a *latching* alarm keeps annunciating after its condition is gone until an
+  operator acknowledges it, so a transient hazard (an occlusion that cleared
+  by itself, a restart at 3 a.m.) is never missed;
+- *acknowledge* (ACK button or command) turns the sound of every annunciating
+  alarm off for the rest of its episode; the lamp stays on while the condition
+  holds; a latched alarm whose condition is gone ends there;
+- *silence* is an audio pause of at most AUDIO_PAUSE_S: the sound comes back
+  while the alarm still annunciates. A newly raised audible alarm, or an
+  escalation, ends the pause at once so a new hazard is never muted by an
+  earlier button press;
+- *escalation*: a medium alarm left unacknowledged for ESCALATE_AFTER_S while
+  its condition holds is annunciated as high from then on (IEC 60601-1-8 lets
+  a priority escalate; "prompt response" was not given).
+
+Priorities (IEC 60601-1-8 Table 1: potential harm x onset of harm):
+- high: occlusion, empty reservoir, motor stall, pressure-sensor fault,
+  storage fault. Each means the patient is getting no drug, or an unknown
+  amount (a blind occlusion detector, lost accounting), and the clearing of an
+  occlusion can release a bolus: the operator must act at once.
+- medium: low reservoir, low battery, clock fault, delivery stopped.
+  delivery_stopped is medium, not high: baclofen withdrawal can kill, but its
+  onset is delayed (hours to a day or two), which Table 1 places at medium;
+  a stop is usually deliberate (the monograph's overdose response is to stop
+  the pump by command), and a high alarm on every intended stop teaches staff
+  to silence it. Left unacknowledged, it escalates to high.
+- low: temperature (the drug may have been stored out of 2-30 C, awareness
+  only), restart (the firmware came back from a power cut or watchdog reset).
+
+History keeps the last HISTORY_MAX episodes, never dropping one that is still
+annunciating; the event log in flash is the full record.
+"""
+from pump.compat import const
+
+# Alarm kinds, in the order the tables below are written.
+OCCLUSION = const(0)
+LOW_RESERVOIR = const(1)
+EMPTY_RESERVOIR = const(2)
+MOTOR_STALL = const(3)
+PRESSURE_SENSOR_FAULT = const(4)
+STORAGE_FAULT = const(5)
+LOW_BATTERY = const(6)
+TEMPERATURE = const(7)
+CLOCK_FAULT = const(8)
+DELIVERY_STOPPED = const(9)
+RESTART = const(10)
+KIND_COUNT = const(11)
+
+KIND_NAMES = ("occlusion", "low_reservoir", "empty_reservoir", "motor_stall",
+              "pressure_sensor_fault", "storage_fault", "low_battery",
+              "temperature", "clock_fault", "delivery_stopped", "restart")
+
+# Priorities: a larger number is more urgent; NO_ALARM is "nothing active".
+NO_ALARM = const(0)
+LOW = const(1)
+MEDIUM = const(2)
+HIGH = const(3)
+PRIORITY_NAMES = ("none", "low", "medium", "high")
+
+# Rules as data, one row per kind in kind order: (priority, latching).
+# Non-latching: low_reservoir and low_battery end by themselves when a refill
+# or a charge removes the condition, which the operator did on purpose.
+RULES = (
+    (HIGH, True),     # occlusion
+    (MEDIUM, False),  # low_reservoir
+    (HIGH, True),     # empty_reservoir
+    (HIGH, True),     # motor_stall
+    (HIGH, True),     # pressure_sensor_fault
+    (HIGH, True),     # storage_fault
+    (MEDIUM, False),  # low_battery
+    (LOW, True),      # temperature
+    (MEDIUM, True),   # clock_fault
+    (MEDIUM, True),   # delivery_stopped
+    (LOW, True),      # restart
+)
+
+# Events passed to on_event(event, kind, now_s).
+RAISED = const(1)
+ACKNOWLEDGED = const(2)
+CLEARED = const(3)
+SILENCED = const(4)
+ESCALATED = const(5)
+EVENT_NAMES = ("", "raised", "acknowledged", "cleared", "silenced", "escalated")
+
+AUDIO_PAUSE_S = const(120)
+ESCALATE_AFTER_S = const(900)
+HISTORY_MAX = const(32)
+
+# --- Annunciation patterns: data for the buzzer and lamp drivers -----------
+#
+# annunciation(now_s) returns (tone_ms, lamp), both immutable tuples taken
+# from the tables below, so a driver may compare them with `is` or `==` to see
+# that the pattern changed.
+#
+# tone_ms: tuple of ints, durations in ms alternating tone ON, tone OFF,
+#   ON, OFF, ..., always an even count, starting with ON; the last OFF is the
+#   interburst interval. The driver plays it from the start and loops it for
+#   as long as the same tuple is returned; on a different tuple it restarts
+#   from the start of the new one. () means silent. Pitch is the driver's
+#   choice (IEC 60601-1-8: fundamental 150-1000 Hz with harmonics).
+# lamp: (colour, on_ms, off_ms), colour one of LAMP_RED, LAMP_YELLOW,
+#   LAMP_GREEN (the other two lamps off); off_ms == 0 means steady on.
+#
+# Timings, chosen inside the IEC 60601-1-8 (Tables 3 and 4) ranges as recalled
+# here, not checked against the text of the standard:
+# - high: 10 pulses of 150 ms (range 75-200 ms), spacing x = 100 ms
+#   (50-125 ms) in the rhythm x x 2x+td x between pulses 1-5, 500 ms
+#   (0.35-1.30 s) between pulses 5 and 6, pulses 6-10 as 1-5, then 3 s
+#   (2.5-15 s) before the burst repeats;
+# - medium: 3 pulses of 200 ms (125-250 ms) spaced 200 ms (125-250 ms),
+#   then 6 s (2.5-30 s);
+# - low: no sound (an auditory low-priority signal is optional);
+# - lamps: high red flashing 2 Hz at 50 % duty (1.4-2.8 Hz, 20-60 %), medium
+#   yellow flashing 0.5 Hz at 50 % (0.4-0.8 Hz), low yellow steady, nothing
+#   active green steady.
+LAMP_RED = const(0)
+LAMP_YELLOW = const(1)
+LAMP_GREEN = const(2)
+
+_HIGH_HALF_BURST_MS = (150, 100, 150, 100, 150, 350, 150, 100, 150)
+TONE_HIGH_MS = _HIGH_HALF_BURST_MS + (500,) + _HIGH_HALF_BURST_MS + (3000,)
+TONE_MEDIUM_MS = (200, 200, 200, 200, 200, 6000)
+TONE_NONE_MS = ()
+
+# Indexed by priority (NO_ALARM, LOW, MEDIUM, HIGH).
+TONES_MS = (TONE_NONE_MS, TONE_NONE_MS, TONE_MEDIUM_MS, TONE_HIGH_MS)
+LAMPS = ((LAMP_GREEN, 1000, 0), (LAMP_YELLOW, 1000, 0),
+         (LAMP_YELLOW, 1000, 1000), (LAMP_RED, 250, 250))
+# ANNUNCIATIONS[tone priority][lamp priority], built once so annunciation()
+# hands out shared tuples instead of making new ones.
+ANNUNCIATIONS = tuple(tuple((tone, lamp) for lamp in LAMPS) for tone in TONES_MS)
+
+
+class Episode:
+    """One alarm from raise to its end. Times are `now_s` values, None until
+    they happen; `cleared_s` is when the condition went away, which for a
+    latching alarm can come before `acknowledged_s`."""
+
+    def __init__(self, kind, priority, raised_s, acknowledged_s=None,
+                 cleared_s=None, escalated_s=None):
+        self.kind = kind
+        self.priority = priority
+        self.raised_s = raised_s
+        self.acknowledged_s = acknowledged_s
+        self.cleared_s = cleared_s
+        self.escalated_s = escalated_s
+
+    def effective_priority(self):
+        return HIGH if self.escalated_s is not None else self.priority
+
+    def to_record(self):
+        return [KIND_NAMES[self.kind], PRIORITY_NAMES[self.priority], self.raised_s,
+                self.acknowledged_s, self.cleared_s, self.escalated_s]
+
+    @classmethod
+    def from_record(cls, record):
+        kind = KIND_NAMES.index(record[0])  # ValueError on an unknown name
+        return cls(kind, PRIORITY_NAMES.index(record[1]), record[2], record[3],
+                   record[4], record[5])
+
+    def report(self, start_s):
+        """The scenario report's alarm entry: times in seconds since `start_s`."""
+        return {"kind": KIND_NAMES[self.kind], "priority": PRIORITY_NAMES[self.priority],
+                "raised_s": _since(self.raised_s, start_s),
+                "acknowledged_s": _since(self.acknowledged_s, start_s),
+                "cleared_s": _since(self.cleared_s, start_s),
+                "escalated_s": _since(self.escalated_s, start_s)}
+
+
+def _since(t_s, start_s):
+    return None if t_s is None else t_s - start_s
+
+
+def _ignore_event(event, kind, now_s):
+    pass
+
+
+class AlarmManager:
+    """Every alarm of the pump, one open episode per kind at most."""
+
+    def __init__(self, on_event=None):
+        self._on_event = on_event or _ignore_event
+        self._open = [None] * KIND_COUNT   # the annunciating episode per kind
+        self._pause_until_s = None         # end of the audio pause, if one runs
+        self.history = []
+
+    # --- inputs -----------------------------------------------------------
+
+    def raise_(self, kind, now_s):
+        """The condition of `kind` is present. Idempotent while it holds; a
+        latched episode whose condition had gone is closed by a new one."""
+        episode = self._open[kind]
+        if episode is not None and episode.cleared_s is None:
+            return
+        priority = RULES[kind][0]
+        episode = Episode(kind, priority, now_s)
+        self._open[kind] = episode
+        self._remember(episode)
+        if priority >= MEDIUM:
+            self._pause_until_s = None
+        self._on_event(RAISED, kind, now_s)
+
+    def clear(self, kind, now_s):
+        """The condition of `kind` is gone. A latching alarm not yet
+        acknowledged keeps annunciating; anything else ends here."""
+        episode = self._open[kind]
+        if episode is None or episode.cleared_s is not None:
+            return
+        episode.cleared_s = now_s
+        self._on_event(CLEARED, kind, now_s)
+        if episode.acknowledged_s is not None or not RULES[kind][1]:
+            self._open[kind] = None
+
+    def acknowledge(self, now_s):
+        """ACK: the sound of every annunciating alarm stops for the rest of its
+        episode; latched alarms whose condition is gone end. Returns whether
+        anything was acknowledged."""
+        acknowledged = False
+        for kind in range(KIND_COUNT):
+            episode = self._open[kind]
+            if episode is None or episode.acknowledged_s is not None:
+                continue
+            episode.acknowledged_s = now_s
+            acknowledged = True
+            self._on_event(ACKNOWLEDGED, kind, now_s)
+            if episode.cleared_s is not None:
+                self._open[kind] = None
+        return acknowledged
+
+    def silence(self, now_s):
+        """Audio pause for AUDIO_PAUSE_S from now (a second press restarts it).
+        Returns False, and logs nothing, when nothing is sounding."""
+        kind = self._loudest_kind()
+        if kind is None:
+            return False
+        self._pause_until_s = now_s + AUDIO_PAUSE_S
+        self._on_event(SILENCED, kind, now_s)
+        return True
+
+    def tick(self, now_s):
+        """Ends an expired audio pause; escalates medium alarms left
+        unacknowledged for ESCALATE_AFTER_S while their condition holds."""
+        if self._pause_until_s is not None and now_s >= self._pause_until_s:
+            self._pause_until_s = None
+        for episode in self._open:
+            if (episode is not None and episode.priority == MEDIUM
+                    and episode.escalated_s is None and episode.acknowledged_s is None
+                    and episode.cleared_s is None
+                    and now_s - episode.raised_s >= ESCALATE_AFTER_S):
+                episode.escalated_s = now_s
+                self._pause_until_s = None
+                self._on_event(ESCALATED, episode.kind, now_s)
+
+    # --- queries ----------------------------------------------------------
+
+    def active(self, kind):
+        """True while `kind` annunciates (its condition holds, or it is latched)."""
+        return self._open[kind] is not None
+
+    def condition_present(self, kind):
+        """True while the condition of `kind` holds (raised and not cleared)."""
+        episode = self._open[kind]
+        return episode is not None and episode.cleared_s is None
+
+    def highest(self):
+        """The annunciating kind of highest (escalated) priority, None if none.
+        Among equals the first in kind order wins, so the answer is stable."""
+        return self._top_kind(False)
+
+    def highest_priority(self):
+        kind = self._top_kind(False)
+        return NO_ALARM if kind is None else self._open[kind].effective_priority()
+
+    def silenced(self, now_s):
+        return self._pause_until_s is not None and now_s < self._pause_until_s
+
+    def annunciation(self, now_s):
+        """(tone_ms, lamp) to play now; see the pattern tables above. The lamp
+        shows the highest annunciating alarm, acknowledged or not; the tone is
+        that of the highest unacknowledged one unless the audio is paused."""
+        lamp_priority = self.highest_priority()
+        tone_priority = NO_ALARM
+        if not self.silenced(now_s):
+            kind = self._top_kind(True)
+            if kind is not None:
+                tone_priority = self._open[kind].effective_priority()
+        return ANNUNCIATIONS[tone_priority][lamp_priority]
+
+    # --- persistence ------------------------------------------------------
+
+    def to_record(self):
+        """JSON-able state: history, the kinds still annunciating, the pause."""
+        return {"history": [episode.to_record() for episode in self.history],
+                "open": [KIND_NAMES[e.kind] for e in self._open if e is not None],
+                "pause_until_s": self._pause_until_s}
+
+    @classmethod
+    def from_record(cls, record, on_event=None):
+        """Restore after a restart. A kind listed as open is the newest episode
+        of that kind in history (open episodes are never dropped from it).
+        The controller then clears the conditions it no longer sees; a
+        latching alarm stays until acknowledged."""
+        manager = cls(on_event)
+        manager.history = [Episode.from_record(r) for r in record["history"]]
+        for name in record["open"]:
+            kind = KIND_NAMES.index(name)
+            for episode in manager.history:
+                if episode.kind == kind:
+                    manager._open[kind] = episode
+            if manager._open[kind] is None:
+                raise ValueError("open alarm %s missing from history" % name)
+        manager._pause_until_s = record["pause_until_s"]
+        return manager
+
+    # --- internals --------------------------------------------------------
+
+    def _remember(self, episode):
+        history = self.history
+        history.append(episode)
+        if len(history) <= HISTORY_MAX:
+            return
+        for i in range(len(history)):
+            if self._open[history[i].kind] is not history[i]:
+                history.pop(i)
+                return
+
+    def _top_kind(self, unacknowledged_only):
+        best_kind = None
+        best = NO_ALARM
+        for episode in self._open:
+            if episode is None or (unacknowledged_only and episode.acknowledged_s is not None):
+                continue
+            priority = episode.effective_priority()
+            if priority > best:
+                best, best_kind = priority, episode.kind
+        return best_kind
+
+    def _loudest_kind(self):
+        """The kind whose tone plays when not paused, None when silent anyway."""
+        kind = self._top_kind(True)
+        if kind is None or self._open[kind].effective_priority() < MEDIUM:
+            return None
+        return kind
