@@ -38,6 +38,7 @@ class SimStepper:
         self.mechanism = mechanism
         self.queue = []  # (t_ms, forward), in time order
         self.emitted = 0  # forward minus reverse pulses that went out
+        self.forward_emitted = 0
         self.enabled = False
 
     def pulse(self, offsets_ms, count, forward=True):
@@ -78,6 +79,7 @@ class SimStepper:
 
     def emit(self, forward):
         self.emitted += 1 if forward else -1
+        self.forward_emitted += 1 if forward else 0
         self.mechanism.step(forward)
 
 

@@ -53,6 +53,7 @@ class FakeFlash:
         self._keep_bytes = None
         self._flip_bit = None
         self._damaging = False
+        self._worn_out = False
 
     # -- fault injection (the test's hand, not counted as operations) --
 
@@ -77,6 +78,11 @@ class FakeFlash:
         self._last_op = None
         self._damaging = False
         self._boot += 1
+
+    def wear_out(self):
+        """The flash stops taking writes (worn out, or its chip failed):
+        from now on every program fails with EIO, as LittleFS reports it."""
+        self._worn_out = True
 
     @property
     def powered(self):
@@ -149,6 +155,8 @@ class FakeFlash:
             total += len(chunk)
         if not total:
             return
+        if self._worn_out:
+            raise OSError(errno.EIO, "flash program failed")
         keep, flip = total, -1
         if self._damaging:
             if self._keep_bytes is not None:

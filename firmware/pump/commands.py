@@ -1,0 +1,236 @@
+"""What each protocol command does to the pump.
+
+pump.protocol has already framed, authenticated and converted the command
+(integer units, every field present); this is the handler it dispatches to.
+Clinical checks happen here, through the drug library and the titration
+history, so every way of programming the pump (serial, scenario, bench)
+meets the same rules. A refusal raises CommandError listing every rule
+broken; nothing changes on a refusal.
+"""
+from pump import alarms, druglib, events, titration
+from pump.prescription import Prescription
+from pump.protocol import CommandError, Protocol, needs_mac
+from pump.stops import STOP_COMMAND, STOP_EMPTY, STOP_OCCLUSION, STOP_STALL, STOP_STORAGE, reason_names
+from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, ms_to_hhmm
+
+FIRMWARE_VERSION = "0.1.0"
+REFILL_VISIT_S = 24 * 3600  # a refill-visit change must follow a refill within a day
+PROTOCOL_EVENTS = {"bad_mac": events.AUTH_FAILED, "replay": events.AUTH_FAILED,
+                   "programming_locked": events.LOCKED_OUT, "bench_fault": events.BENCH_FAULT,
+                   "bench_refused": events.BENCH_FAULT, "counter_store_failed": events.STORAGE_FALLBACK,
+                   "protocol_fault": events.CRASH}
+BENCH_FAULTS = ("clear", "pressure", "stall", "empty")
+
+
+class _CounterStore:
+    """The protocol's monotonic counter lives in the state record."""
+
+    def __init__(self, ctl):
+        self.ctl = ctl
+
+    def get(self):
+        return self.ctl.counter
+
+    def set(self, value):
+        self.ctl.counter = value
+        if not self.ctl.save():
+            raise OSError("state record not saved")
+
+
+def _refuse(decision):
+    names = ["%s (%s)" % (v["rule"], v["message"]) for v in decision["violations"]]
+    code = "needs_override" if decision["verdict"] == druglib.NEEDS_OVERRIDE else "refused"
+    raise CommandError(code, "; ".join(names))
+
+
+def _mcg(ng):
+    return ng / NG_PER_MCG
+
+
+class Commands:
+    def __init__(self, ctl, key):
+        self.ctl = ctl
+        self.protocol = Protocol(self, key, _CounterStore(ctl), ctl.board.bench_enabled,
+                                 self._on_protocol_event)
+        self.refilled_s = None
+
+    def handle_line(self, line, now_s, truncated=False):
+        return self.protocol.handle_line(line, now_s, truncated)
+
+    def execute(self, name, args, now_s):
+        reply = getattr(self, "_" + name)(args, now_s)
+        if needs_mac(name):  # what changed the pump is logged; reads are not
+            self.ctl.record(now_s, events.COMMAND, _COMMAND_CODES[name])
+        return reply
+
+    def _on_protocol_event(self, kind, now_s, detail):
+        self.ctl.record(now_s, PROTOCOL_EVENTS.get(kind, events.COMMAND), detail.get("failures", 0))
+
+    # ------------------------------------------------------- read-only
+    def _status(self, args, now_s):
+        ctl = self.ctl
+        rx = ctl.prescription
+        return {"delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask),
+                "rate_mcg_per_h": _mcg(rx.rate_at(ctl.ms)) if rx else 0,
+                "daily_mcg": _mcg(rx.daily_ng()) if rx else 0,
+                "remaining_ml": ctl.reservoir.remaining_nl() / NL_PER_ML,
+                "alarms": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if ctl.alarms.active(k)],
+                "time_s": now_s}
+
+    def _prescription(self, args, now_s):
+        rx = self.ctl.prescription
+        steps = [{"start": ms_to_hhmm(s), "mcg_per_h": _mcg(r)} for s, r in rx.steps] if rx else []
+        return {"steps": steps, "daily_mcg": _mcg(rx.daily_ng()) if rx else 0, "patient": self.ctl.patient}
+
+    def _reservoir(self, args, now_s):
+        ctl = self.ctl
+        reservoir = ctl.reservoir
+        to_empty = reservoir.ms_to_empty(ctl.prescription.daily_ng()) if ctl.prescription else None
+        return {"capacity_ml": reservoir.capacity_nl / NL_PER_ML,
+                "concentration_mcg_per_ml": reservoir.concentration_ng_per_ul,
+                "remaining_ml": reservoir.remaining_nl() / NL_PER_ML,
+                "low_at_ml": reservoir.low_threshold_steps / reservoir.steps_per_ml,
+                "empty_in_h": None if to_empty is None else to_empty // 3_600_000}
+
+    def _alarms(self, args, now_s):
+        am = self.ctl.alarms
+        return {"active": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if am.active(k)],
+                "history": [e.report(0) for e in am.history]}
+
+    def _log(self, args, now_s):
+        return {"entries": [[seq, t, events.NAMES.get(code, code), a, b]
+                            for seq, t, code, a, b in self.ctl.log.newest(args["n"])]}
+
+    def _version(self, args, now_s):
+        return {"firmware": FIRMWARE_VERSION, "board": self.ctl.board.calibration.get("board", "?")}
+
+    # ------------------------------------------------------ programming
+    def _patient(self, args, now_s):
+        patient = {"origin": args["origin"], "age_years": args["age_years"],
+                   "days_since_implant": args["days_since_implant"]}
+        found = druglib.check_child(patient)
+        decision = druglib.decide(found)
+        if not decision["accepted"]:
+            _refuse(decision)
+        self.ctl.patient = patient
+        self.ctl.history = None  # a new patient: titration starts from the next prescription
+        self.ctl.save()
+        return {}
+
+    def _set_prescription(self, args, now_s):
+        ctl = self.ctl
+        if ctl.patient is None:
+            raise CommandError("no_patient", "set the patient first")
+        rx = Prescription(args["steps"])
+        found = druglib.check_prescription(rx, ctl.patient, ctl.reservoir.concentration_ng_per_ul,
+                                           ctl.steps_per_ml, args.get("dilution", False))
+        kind = args.get("kind") or titration.TITRATION
+        if kind == titration.REFILL and (self.refilled_s is None or now_s - self.refilled_s > REFILL_VISIT_S):
+            raise CommandError("no_refill", "a refill-visit change needs a refill within the last day")
+        if ctl.history is not None and not any(v.hard for v in found):
+            found += titration.check_change(ctl.history, ctl.patient, rx.daily_ng(), now_s, kind)
+        decision = druglib.decide(found, args.get("override"))
+        if not decision["accepted"]:
+            _refuse(decision)
+        if ctl.history is None:
+            ctl.history = titration.TitrationHistory.from_patient(ctl.patient, now_s, rx.daily_ng())
+        else:
+            ctl.history.record_change(rx.daily_ng(), now_s, kind)
+        ctl.set_prescription(rx, now_s, decision)
+        return {"daily_mcg": _mcg(rx.daily_ng()), "verdict": decision["verdict"],
+                "catheter_suspected": decision["catheter_suspected"]}
+
+    def _refill(self, args, now_s):
+        ctl = self.ctl
+        reservoir = ctl.reservoir
+        conc_ng_per_ml = args["concentration_ng_per_ml"]
+        if conc_ng_per_ml % NG_PER_MCG:
+            raise CommandError("bad_args", "concentration: whole mcg/mL only")
+        conc = conc_ng_per_ml // NG_PER_MCG
+        decision = druglib.decide(druglib.check_concentration(conc, args.get("dilution", False)))
+        if not decision["accepted"]:
+            _refuse(decision)
+        changed = reservoir.concentration_ng_per_ul not in (0, conc)
+        volume_nl = args["add_nl"] if changed else reservoir.remaining_nl() + args["add_nl"]
+        if not args["confirm"]:
+            if changed:
+                raise CommandError("confirm", "concentration changes from %d to %d mcg/mL: the residual is "
+                                   "discarded and rates recomputed; confirm" % (reservoir.concentration_ng_per_ul, conc))
+            if volume_nl > reservoir.capacity_nl:
+                raise CommandError("confirm", "%.3f mL would exceed the %.3f mL reservoir; confirm"
+                                   % (volume_nl / NL_PER_ML, reservoir.capacity_nl / NL_PER_ML))
+        ctl.refill(volume_nl, conc, now_s)
+        self.refilled_s = now_s
+        return {"remaining_ml": reservoir.remaining_nl() / NL_PER_ML, "concentration_mcg_per_ml": conc}
+
+    def _bolus(self, args, now_s):
+        ctl = self.ctl
+        if not ctl.delivering or ctl.history is None:
+            raise CommandError("not_delivering", "a bolus rides on running delivery")
+        found = titration.check_bolus(ctl.history, args["ng"], now_s)
+        found += [v for v in druglib.check_daily_dose(ctl.prescription.daily_ng() + args["ng"], ctl.patient)
+                  if v.hard]
+        decision = druglib.decide(found, args.get("override"))
+        if not decision["accepted"]:
+            _refuse(decision)
+        ctl.history.record_bolus(args["ng"], now_s)
+        duration_ms = ctl.start_bolus(args["ng"])
+        ctl.record(now_s, events.BOLUS, args["ng"], duration_ms)
+        ctl.save()
+        return {"bolus_ng": args["ng"], "duration_s": duration_ms // 1000}
+
+    def _stop(self, args, now_s):
+        self.ctl.stop(STOP_COMMAND, now_s)
+        return {"stopped_for": reason_names(self.ctl.stop_mask)}
+
+    def _resume(self, args, now_s):
+        ctl = self.ctl
+        reasons = STOP_COMMAND | STOP_STALL
+        if not ctl.alarms.condition_present(alarms.OCCLUSION):
+            reasons |= STOP_OCCLUSION
+        ctl.resume(reasons, now_s)
+        return {"delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask)}
+
+    def _ack(self, args, now_s):
+        self.ctl.acknowledge()
+        return {}
+
+    def _silence(self, args, now_s):
+        return {"silenced": self.ctl.alarms.silence(now_s)}
+
+    def _settings(self, args, now_s):
+        ctl = self.ctl
+        low_nl = args["low_reservoir_nl"]
+        low_days = args["low_reservoir_days"]
+        settings = {"low_nl": ctl.settings["low_nl"] if low_nl is None else low_nl,
+                    "low_days": ctl.settings["low_days"] if low_days is None else low_days}
+        found = druglib.check_low_reservoir_warning(settings["low_days"] * S_PER_DAY)
+        decision = druglib.decide(found)
+        if not decision["accepted"]:
+            _refuse(decision)
+        ctl.settings = settings
+        ctl.refresh_limits()
+        ctl.record(now_s, events.SETTINGS, settings["low_nl"], settings["low_days"])
+        ctl.save()
+        return {}
+
+    def _set_clock(self, args, now_s):
+        new_s = args["clock_s"]
+        self.ctl.board.clock.set(new_s // S_PER_DAY, new_s % S_PER_DAY * 1000)
+        self.ctl.record(now_s, events.CLOCK_SET, now_s, new_s)
+        return {}
+
+    def _bench(self, args, now_s):
+        self.ctl.board.inject(args["fault"], args["mpsi"])
+        self.ctl.record(now_s, events.BENCH_FAULT, BENCH_FAULTS.index(args["fault"]), args["mpsi"] or 0)
+        return {"injected": args["fault"]}
+
+    def _selftest(self, args, now_s):
+        if self.ctl.prescription is not None and not self.ctl.stop_mask & STOP_COMMAND:
+            raise CommandError("not_stopped", "stop delivery before the self-test: it moves the motor")
+        return {"results": self.ctl.board.selftest()}
+
+
+_COMMAND_CODES = {name: i + 1 for i, name in enumerate((
+    "status", "prescription", "reservoir", "alarms", "log", "version", "patient", "set_prescription",
+    "refill", "bolus", "stop", "resume", "ack", "silence", "settings", "set_clock", "bench", "selftest"))}

@@ -1,0 +1,343 @@
+"""The pump: delivery, reservoir, alarms and flash composed behind advance().
+
+The shell (firmware/main.py on the board, hw/sim/runner.py on a host) calls
+`advance(day, ms)` with the wall time, as days since 2000-01-01 and ms into
+the day, and sleeps until the time of day it returns. Nothing here reads a
+clock or names a pin.
+
+Delivery runs in segments of constant rate (a flex step, cut at midnight and
+at bolus ends; see pump.delivery). At each wake-up the controller checks the
+sensors, then queues the next batch of step pulses, at most BATCH of them
+and at most a minute ahead, with their exact times; the driver emits them
+from a timer while the board sleeps. A batch this small bounds what goes out
+between two pressure readings (8 steps, 0.6 uL), which is what lets an
+occlusion be seen within a few uL.
+
+Power-cut safety (never double-deliver, never overestimate the reservoir):
+before a batch is queued, the state record in flash must already authorise
+it: `authorized_steps` is the count of used steps up to which delivery may
+go. It is extended, and saved, when a batch would pass it, by the larger of
+the batch and AUTH_WINDOW_MS of delivery at the current rate. After a reset
+the controller cannot know how much of the authorised part went out, so it
+counts all of it as used (the reservoir estimate only drops) and restarts
+the schedule from the time of the restart, without catching up (so nothing
+goes out twice). A reset therefore loses at most ten minutes of delivery, or
+one step where one step takes longer than that (3 steps/h at the lowest
+dose). The flash cost is one record write per ten minutes of delivery at
+most: 144 a day, whatever the rate (bench/flash_wear.py measures it).
+"""
+from array import array
+
+from pump import events
+from pump.alarms import AlarmManager
+from pump import alarms as kinds
+from pump.compat import const
+from pump.delivery import Pacer, bolus_plan, segment_den, segment_num
+from pump.eventlog import EventLog
+from pump.monitor import Monitor
+from pump.reservoir import Reservoir
+from pump.state import StateCodec
+from pump.stops import STOP_EMPTY, STOP_STORAGE
+from pump.store import RecordStore
+from pump.units import MS_PER_DAY, S_PER_DAY
+
+BATCH = const(8)
+MAX_WAKE_GAP_MS = const(60_000)
+AUTH_WINDOW_MS = const(600_000)
+LATE_WAKE_LIMIT_MS = const(600_000)
+LOG_CAPACITY = const(512)
+# pump.alarms event -> event-log code
+ALARM_EVENT_CODES = {kinds.RAISED: events.ALARM_RAISED, kinds.ACKNOWLEDGED: events.ALARM_ACKNOWLEDGED,
+                     kinds.CLEARED: events.ALARM_CLEARED, kinds.SILENCED: events.ALARM_SILENCED,
+                     kinds.ESCALATED: events.ALARM_ESCALATED}
+
+
+
+class Controller:
+    def __init__(self, board, day, ms):
+        self.board = board
+        self.steps_per_ml = board.calibration["steps_per_ml"]
+        self.bolus_rate_nl_per_h = board.calibration["bolus_rate_nl_per_h"]
+        self.store = RecordStore(board.fs, "state", StateCodec.VERSION, StateCodec.migrate)
+        self.log = EventLog(board.fs, "events", LOG_CAPACITY)
+        self.alarms = AlarmManager(self._on_alarm_event)
+        self.monitor = Monitor(self.steps_per_ml)
+        self.reservoir = Reservoir(board.calibration["capacity_nl"], self.steps_per_ml)
+        self.pacer = Pacer()
+        self.offsets = array("I", [0] * BATCH)
+        self.prescription = None
+        self.patient = None
+        self.settings = {"low_nl": 2_000_000, "low_days": 7}
+        self.history = None  # titration history, owned by pump.titration
+        self.stop_mask = 0
+        self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
+        self.alarms_changed = False
+        self.authorized_steps = 0
+        self.counter = 0  # protocol counter, persisted with the state
+        self.bolus_num = 0
+        self.bolus_lump = 0
+        self.bolus_end = None  # (day, ms) where the bolus part of the rate ends
+        self.day = day
+        self.ms = ms
+        self.seg_day = day
+        self.seg_start_ms = ms
+        self.seg_num = 0
+        self.seg_den = 1
+        self.seg_carry = 0
+        StateCodec.restore(self, day, ms)
+
+    # ---------------------------------------------------------------- time
+    def now_s(self):
+        return self.day * S_PER_DAY + self.ms // 1000
+
+    @property
+    def delivering(self):
+        return self.prescription is not None and self.stop_mask == 0
+
+    def advance(self, day, ms):
+        """Do what is due at (day, ms); return the ms of day to wake next
+        (MS_PER_DAY means midnight). The shell calls it again right after a
+        command (pump.commands), which may have changed the schedule."""
+        self._follow_clock(day, ms)
+        now_s = self.now_s()
+        if self.board.ack_pressed():
+            self.acknowledge()
+        self.monitor.check(self, now_s)
+        self._update_stop_alarm(now_s)
+        if self.delivering:
+            wake = self._queue_batch()
+        else:
+            wake = min(ms + MAX_WAKE_GAP_MS, MS_PER_DAY)
+        self.alarms.tick(now_s)
+        self._annunciate(now_s)
+        if self.alarms_changed:  # latched alarms must survive a restart
+            self.alarms_changed = False
+            self.save()
+        return wake
+
+    def _follow_clock(self, day, ms):
+        """Segments are anchored to the time of day; a clock that went back,
+        or a shell that woke far too late, restarts the segment at now."""
+        behind = (day - self.day) * MS_PER_DAY + ms - self.ms
+        self.day, self.ms = day, ms
+        if behind < 0 or behind > LATE_WAKE_LIMIT_MS + MAX_WAKE_GAP_MS:
+            if self.delivering:
+                self.record(self.now_s(), events.DELIVERY_GAP, behind // 1000)
+                self.restart_schedule(carry=0)
+
+    # ------------------------------------------------------------ delivery
+    def restart_schedule(self, carry=None):
+        """Start a new segment at now. Pending pulses are taken back, so the
+        new segment starts from what was really emitted; `carry` (a fraction
+        of a step, in segment units) defaults to the exact one owed now."""
+        dropped = self.board.stepper.cancel()
+        self.reservoir.use(-dropped)
+        if carry is None:
+            carry = self._carry_at(self.day, self.ms, self.pacer.count - dropped)
+        self._start_segment(self.day, self.ms, carry)
+
+    def _carry_at(self, day, ms, steps_taken):
+        elapsed = (day - self.seg_day) * MS_PER_DAY + ms - self.seg_start_ms
+        owed = self.seg_carry + self.seg_num * elapsed - steps_taken * self.seg_den
+        return owed if owed > 0 else 0
+
+    def _start_segment(self, day, ms, carry):
+        den = segment_den(self.reservoir.concentration_ng_per_ul or 1)
+        if den != self.seg_den:  # a new concentration: re-express the owed fraction
+            carry = carry * den // self.seg_den
+        end_ms = self.prescription.next_change_ms(ms) if self.prescription else MS_PER_DAY
+        num = 0
+        if self.delivering:
+            num = segment_num(self.prescription.rate_at(ms), self.steps_per_ml)
+        if self.bolus_end is not None:
+            end_day, bolus_end_ms = self.bolus_end
+            if end_day == day and bolus_end_ms <= end_ms:
+                end_ms = bolus_end_ms
+            num += self.bolus_num
+        self.seg_day, self.seg_start_ms = day, ms
+        self.seg_num, self.seg_den, self.seg_carry = num, den, carry
+        self.pacer.start(carry, num, den, end_ms - ms)
+
+    def _roll_segment(self):
+        """The current segment is over: begin the next one at its end."""
+        length = self.pacer.length_ms
+        carry = self._carry_at(self.seg_day, self.seg_start_ms + length, self.pacer.count)
+        day, ms = self.seg_day, self.seg_start_ms + length
+        if ms >= MS_PER_DAY:
+            day, ms = day + 1, ms - MS_PER_DAY
+        if self.bolus_end is not None and (day, ms) >= self.bolus_end:
+            carry += self.bolus_lump  # the part of the bolus shorter than a ms
+            self.bolus_num = self.bolus_lump = 0
+            self.bolus_end = None
+        self._start_segment(day, ms, carry)
+
+    def _queue_batch(self):
+        rel = (self.day - self.seg_day) * MS_PER_DAY + self.ms - self.seg_start_ms
+        while rel >= self.pacer.length_ms:
+            self._roll_segment()
+            rel = (self.day - self.seg_day) * MS_PER_DAY + self.ms - self.seg_start_ms
+        until = rel + MAX_WAKE_GAP_MS
+        if until > self.pacer.length_ms:
+            until = self.pacer.length_ms
+        capacity = BATCH
+        remaining = self.reservoir.remaining_steps()
+        if remaining < capacity:
+            capacity = remaining if remaining > 0 else 0
+        n = self.pacer.fill(self.offsets, capacity, rel, until)
+        if n:
+            if self.reservoir.used_steps + n > self.authorized_steps:
+                if not self._authorize(n):
+                    return min(self.ms + MAX_WAKE_GAP_MS, MS_PER_DAY)
+            self.board.stepper.pulse(self.offsets, n, True)
+            self.reservoir.use(n)
+        if n == BATCH:
+            wake_rel = rel + self.offsets[n - 1]
+        elif n and n == capacity:  # the reservoir runs out with this batch
+            wake_rel = rel + self.offsets[n - 1]
+        else:
+            wake_rel = until
+        wake = self.seg_start_ms + wake_rel - (self.day - self.seg_day) * MS_PER_DAY
+        return wake if wake > self.ms else self.ms + 1
+
+    def _authorize(self, batch_steps):
+        """Persist how far delivery may go before queueing past it."""
+        window = -(-self.seg_num * AUTH_WINDOW_MS // self.seg_den)
+        self.authorized_steps = self.reservoir.used_steps + max(batch_steps, window)
+        return self.save()  # when False, delivery is stopped (storage_fault)
+
+    def start_bolus(self, bolus_ng):
+        """Deliver `bolus_ng` on top of the basal rate at the mechanism's
+        bolus rate (pump.delivery.bolus_plan); returns its length in ms."""
+        self.restart_schedule()
+        num, duration_ms, lump = bolus_plan(bolus_ng, self.reservoir.concentration_ng_per_ul,
+                                            self.steps_per_ml, self.bolus_rate_nl_per_h)
+        self.bolus_num, self.bolus_lump = num, lump
+        end_day, end_ms = divmod(self.ms + duration_ms, MS_PER_DAY)
+        self.bolus_end = (self.day + end_day, end_ms)
+        self._start_segment(self.day, self.ms, self.seg_carry)
+        return duration_ms
+
+    # --------------------------------------------------------------- state
+    def stop(self, reason, now_s):
+        """Stop delivery for `reason` (a STOP_ bit): logged, and alarmed by
+        delivery_stopped as long as any reason holds."""
+        if self.stop_mask & reason:
+            return
+        was_delivering = self.delivering
+        self.stop_mask |= reason
+        if was_delivering:
+            self.reservoir.use(-self.board.stepper.cancel())
+        self.record(now_s, events.STOPPED, self.stop_mask)
+        self._update_stop_alarm(now_s)
+        self.save()
+
+    def resume(self, reasons, now_s):
+        """Lift `reasons`; delivery restarts from now, without catching up."""
+        if not self.stop_mask & reasons:
+            return
+        self.stop_mask &= ~reasons
+        if self.delivering:
+            self.start_delivery()
+            self.record(now_s, events.RESUMED, reasons)
+        self._update_stop_alarm(now_s)
+        self.save()
+
+    def start_delivery(self):
+        """Delivery begins (boot, resume, new prescription): a fresh segment
+        at now, no step owed, no bolus, no pressure history."""
+        self.board.stepper.cancel()
+        self.starts += 1
+        self.bolus_end = None
+        self.bolus_num = self.bolus_lump = 0
+        self.monitor.restart()
+        self._start_segment(self.day, self.ms, 0)
+
+    def set_prescription(self, prescription, now_s, decision):
+        """Apply an accepted prescription (pump.commands checked it). The
+        owed fraction of a step carries over: a change of rate is not a
+        restart of delivery."""
+        first = self.prescription is None
+        self.prescription = prescription
+        self.stop_mask &= ~STOP_STORAGE  # a program that saves replaces what flash lost
+        self.refresh_limits()
+        self.record(now_s, events.PRESCRIPTION, prescription.daily_ng(),
+                        1 if decision["override_reason"] else 0)
+        if decision["override_reason"]:
+            self.record(now_s, events.OVERRIDE, len(decision["violations"]))
+        if decision["catheter_suspected"]:
+            self.record(now_s, events.CATHETER_FLAG, prescription.daily_ng())
+        if self.delivering:
+            if first:
+                self.start_delivery()
+            else:
+                self.restart_schedule()
+        self._update_stop_alarm(now_s)
+        self.save()
+
+    def refill(self, volume_nl, concentration_ng_per_ul, now_s):
+        """Record a refill (pump.commands confirmed it). A new concentration
+        changes the steps per ng, not the prescription: the segment restarts
+        in the new units, so the dose in mcg/day is unchanged."""
+        self.reservoir.refill(volume_nl, concentration_ng_per_ul)
+        self.authorized_steps = 0
+        self.refresh_limits()
+        self.record(now_s, events.REFILL, self.reservoir.fill_nl, concentration_ng_per_ul)
+        if self.stop_mask & STOP_EMPTY:
+            self.resume(STOP_EMPTY, now_s)
+        elif self.delivering:
+            self.restart_schedule()
+        self.save()
+
+    def refresh_limits(self):
+        daily_ng = self.prescription.daily_ng() if self.prescription else 0
+        self.reservoir.set_low_threshold(self.settings["low_nl"], self.settings["low_days"], daily_ng)
+
+    def acknowledge(self):
+        """ACK: acknowledges alarms, and restarts delivery stopped by an
+        alarm whose condition is gone (occlusion relieved, stall)."""
+        now_s = self.now_s()
+        self.alarms.acknowledge(now_s)
+        self.resume(self.monitor.resumable(self), now_s)
+
+    def _update_stop_alarm(self, now_s):
+        if self.prescription is not None and self.stop_mask:
+            self.alarms.raise_(kinds.DELIVERY_STOPPED, now_s)
+        elif self.alarms.active(kinds.DELIVERY_STOPPED):
+            self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
+
+    def _annunciate(self, now_s):
+        buzzer, lamps = self.alarms.annunciation(now_s)
+        self.board.buzzer.play(buzzer)
+        self.board.lamps.show(lamps)
+
+    def _on_alarm_event(self, event, kind, now_s):
+        self.record(now_s, ALARM_EVENT_CODES[event], kind)
+        self.alarms_changed = True
+
+    def save(self):
+        """Write the state record; False (and a storage_fault alarm, delivery
+        stopped) when flash refuses it."""
+        try:
+            self.store.save(StateCodec.encode(self))
+            return True
+        except OSError:
+            self.storage_failed(self.now_s())
+            return False
+
+    def record(self, now_s, code, a=0, b=0):
+        """Append to the event log; a log that cannot be written is a
+        storage fault like any other."""
+        try:
+            self.log.append(now_s, code, a, b)
+        except OSError:
+            self.storage_failed(now_s)
+
+    def storage_failed(self, now_s):
+        """Flash refused a write. Without it the pump cannot promise not to
+        double-deliver after a reset, so it stops, loudly."""
+        if self.stop_mask & STOP_STORAGE:
+            return
+        self.stop_mask |= STOP_STORAGE  # first, so the alarm's own log write cannot recurse
+        self.reservoir.use(-self.board.stepper.cancel())
+        self.alarms.raise_(kinds.STORAGE_FAULT, now_s)
+        self._update_stop_alarm(now_s)

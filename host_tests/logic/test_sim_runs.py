@@ -1,0 +1,80 @@
+"""The pump end to end on the simulated board: delivery, reservoir, refills."""
+# micropython-heap: 320K
+# (the pump logic is ~110K of it on the 64-bit unix port; the simulated board,
+# its ledgers and the exact dose checker need the rest)
+from simcase import run
+
+MCG_PER_STEP_AT_500 = 500 / 12_732  # one step of 500 mcg/mL, nominal calibration
+
+
+def daily_mcg(results):
+    """[(programmed, delivered)] in mcg per day of the run."""
+    spm = results["true_steps_per_ml"]
+    return [(p / 3.6e9, d / spm) for p, d in results["daily"]]
+
+
+def test_a_flex_week_delivers_each_day_within_one_step_of_the_prescription():
+    _sim, results = run(24 * 7, steps=(("00:00", 30), ("07:00", 20), ("21:00", 30)))
+    for programmed, delivered in daily_mcg(results):
+        assert abs(programmed - 580) < 1e-9
+        assert abs(delivered - programmed) <= MCG_PER_STEP_AT_500
+    assert results["max_dose_error_steps"] == 1
+
+
+def test_step_times_track_the_ideal_across_midnight_and_a_prescription_change():
+    change = {"at_h": 30, "do": "command", "command": {"cmd": "set_prescription", "args": {
+        "steps": [{"start": "00:00", "mcg_per_h": 30}, {"start": "12:00", "mcg_per_h": 36.5}]}}}
+    sim, results = run(60, events=[change])
+    assert '"ok": true' in results["replies"][0]
+    assert results["max_dose_error_steps"] == 1
+    lag_micro, lead_micro = results["worst_lag_micro_steps"], results["worst_lead_micro_steps"]
+    assert lag_micro < 1_000_000 and lead_micro <= 0
+
+
+def test_the_reservoir_estimate_never_exceeds_what_is_really_left():
+    sim, results = run(24 * 3, fill_ml=4)
+    assert results["estimated_reservoir_nl"] <= results["true_reservoir_steps"] * 1_000_000 // 12_732
+    assert sim.ctl.reservoir.remaining_steps() <= sim.board.mechanism.reservoir_steps
+
+
+def test_two_refills_and_a_stronger_concentration_keep_the_dose_in_mcg_per_day():
+    # 60 days at 600 mcg/day (1.2 mL/day of 500 mcg/mL): a refill on day 14,
+    # then on day 28 a change to 2000 mcg/mL (0.3 mL/day), residual discarded
+    refills = [{"at_h": 24 * 14 + 9, "do": "refill", "add_nl": 16_000_000, "concentration_ng_per_ul": 500},
+               {"at_h": 24 * 28 + 9, "do": "refill", "add_nl": 20_000_000, "concentration_ng_per_ul": 2000}]
+    _sim, results = run(24 * 60, steps=(("00:00", 25),), fill_ml=20, events=refills, low_days=7)
+    assert all('"ok": true' in reply for reply in results["replies"])
+    for day, (programmed, delivered) in enumerate(daily_mcg(results)):
+        # a day holds at most a step of each concentration in flight
+        assert abs(delivered - programmed) <= MCG_PER_STEP_AT_500 + 2000 / 12_732, (day, programmed, delivered)
+    assert results["max_dose_error_steps"] <= 1
+    kinds = [alarm[0] for alarm in results["alarms"]]
+    assert "low_reservoir" in kinds and "empty_reservoir" not in kinds
+
+
+def test_low_reservoir_is_raised_before_empty_by_the_settings_margin():
+    # 20 mL at 1.2 mL/day lasts 16.7 days; low at 7 days before empty
+    _sim, results = run(24 * 18, steps=(("00:00", 25),), fill_ml=20, low_days=7)
+    raised = {kind: raised_s for kind, _p, raised_s, _a, _c in results["alarms"]}
+    assert "low_reservoir" in raised and "empty_reservoir" in raised
+    assert raised["empty_reservoir"] - raised["low_reservoir"] >= 7 * 86_400 - 60
+
+
+def test_a_bolus_rides_on_the_basal_rate_and_counts_in_the_day():
+    bolus = {"at_h": 3, "do": "command", "command": {"cmd": "bolus", "args": {"mcg": 50}}}
+    _sim, results = run(24, events=[bolus])
+    assert '"ok": true' in results["replies"][0]
+    (programmed, delivered), = daily_mcg(results)
+    assert abs(programmed - (720 + 50)) < 1e-9
+    assert abs(delivered - programmed) <= MCG_PER_STEP_AT_500
+    assert results["max_dose_error_steps"] == 1
+
+
+def test_a_second_bolus_within_24_h_is_refused_and_changes_nothing():
+    events = [{"at_h": 1, "do": "command", "command": {"cmd": "bolus", "args": {"mcg": 50}}},
+              {"at_h": 5, "do": "command", "command": {"cmd": "bolus", "args": {"mcg": 75}}}]
+    _sim, results = run(24, events=events)
+    assert '"ok": true' in results["replies"][0]
+    assert '"error": "refused"' in results["replies"][1] and "bolus_too_soon" in results["replies"][1]
+    (programmed, delivered), = daily_mcg(results)
+    assert abs(programmed - 770) < 1e-9 and abs(delivered - programmed) <= MCG_PER_STEP_AT_500

@@ -1,0 +1,129 @@
+"""Independent checks of a simulated run: dose error, programmed and delivered.
+
+The dose-error check keeps its own exact ideal, from the prescription and
+calibration, as an integer numerator over the segment denominator (see
+pump.delivery), and compares it with the pulses the simulated driver really
+emitted, at every pulse. It is paused whenever the pump is not delivering
+normally (stopped by an alarm, a command, a restart) and restarts from what
+was emitted when delivery resumes: the pump does not catch up missed doses,
+so neither does the ideal.
+
+Errors are measured on the 1 ms grid the pump schedules on: just before a
+pulse (the most the pump can lag) and just after it (the most it can lead).
+"""
+from pump.delivery import segment_den, segment_num
+from pump.units import MS_PER_HOUR
+
+
+class DoseChecker:
+    def __init__(self, steps_per_ml):
+        self.steps_per_ml = steps_per_ml
+        self.active = False
+        self.den = 1
+        self.num = 0
+        self.t0 = 0
+        self.acc = 0          # ideal at t0, times den, since the last reset
+        self.commanded = 0    # pulses since the last reset
+        self.lag = (0, 1)     # worst (numerator, den): how far behind the ideal
+        self.lead = (0, 1)    # and how far ahead of it
+
+    def reset(self, t_ms, concentration_ng_per_ul):
+        self.active = True
+        self.den = segment_den(concentration_ng_per_ul)
+        self.t0 = t_ms
+        self.acc = 0
+        self.commanded = 0
+        self.num = 0
+
+    def pause(self):
+        self.active = False
+
+    def set_rate(self, t_ms, rate_ng_per_h, bolus_num):
+        """From t_ms on, the ideal grows at this rate (basal + bolus)."""
+        self.acc += self.num * (t_ms - self.t0)
+        self.t0 = t_ms
+        self.num = segment_num(rate_ng_per_h, self.steps_per_ml) + bolus_num
+
+    def add_lump(self, lump):
+        """The sub-ms remainder of a bolus, due when the bolus ends."""
+        self.acc += lump
+
+    def _ideal(self, t_ms):
+        return self.acc + self.num * (t_ms - self.t0)
+
+    def pulse(self, t_ms):
+        lag = self._ideal(t_ms - 1) - self.commanded * self.den
+        self.commanded += 1
+        lead = self.commanded * self.den - self._ideal(t_ms)
+        self._note(lag, lead)
+
+    def at(self, t_ms):
+        """No pulse at t_ms: only the lag can have grown."""
+        self._note(self._ideal(t_ms) - self.commanded * self.den, 0)
+
+    def _note(self, lag, lead):
+        den = self.den
+        if lag * self.lag[1] > self.lag[0] * den:
+            self.lag = (lag, den)
+        if lead * self.lead[1] > self.lead[0] * den:
+            self.lead = (lead, den)
+
+    def worst_micro_steps(self):
+        """(lag, lead) at their worst, in millionths of a step."""
+        return (self.lag[0] * 1_000_000 // self.lag[1], self.lead[0] * 1_000_000 // self.lead[1])
+
+    def max_error_steps(self):
+        """The largest gap either way, in whole steps, rounded up."""
+        return max(-(-self.lag[0] // self.lag[1]), -(-self.lead[0] // self.lead[1]))
+
+
+class Ledger:
+    """Programmed and delivered drug per day of the run, in exact integers.
+
+    programmed: ng x (ms per hour) from the prescription in force (whatever
+    the pump is doing: it is what was asked); delivered: steps that reached
+    the patient times the concentration they carried (ng x steps_per_ml /
+    1000, since one step is 1000 * conc / steps_per_ml ng).
+    """
+
+    def __init__(self):
+        self.programmed = []  # per day: ng x MS_PER_HOUR
+        self.delivered = []   # per day: conc x steps
+        self.programmed_by_concentration = {}  # ng/uL -> ng x MS_PER_HOUR
+
+    def programmed_pl(self):
+        """Volume asked for, in pL (rounded down once, at the end)."""
+        return sum(amount * 1000 // (conc * 3600)
+                   for conc, amount in self.programmed_by_concentration.items())
+
+    def _volume(self, concentration_ng_per_ul, amount):
+        table = self.programmed_by_concentration
+        table[concentration_ng_per_ul] = table.get(concentration_ng_per_ul, 0) + amount
+
+    def _day(self, table, day):
+        while len(table) <= day:
+            table.append(0)
+
+    def program(self, t0_ms, t1_ms, rate_ng_per_h, concentration_ng_per_ul):
+        """Add what the prescription asked over [t0, t1), split at days."""
+        while t0_ms < t1_ms:
+            day = t0_ms // 86_400_000
+            end = min(t1_ms, (day + 1) * 86_400_000)
+            self._day(self.programmed, day)
+            self._day(self.delivered, day)
+            self.programmed[day] += rate_ng_per_h * (end - t0_ms)
+            self._volume(concentration_ng_per_ul, rate_ng_per_h * (end - t0_ms))
+            t0_ms = end
+
+    def program_bolus(self, t_ms, bolus_ng, concentration_ng_per_ul):
+        day = t_ms // 86_400_000
+        self._day(self.programmed, day)
+        self._day(self.delivered, day)
+        self.programmed[day] += bolus_ng * MS_PER_HOUR
+        self._volume(concentration_ng_per_ul, bolus_ng * MS_PER_HOUR)
+
+    def deliver(self, t_ms, steps, concentration_ng_per_ul):
+        day = t_ms // 86_400_000
+        self._day(self.programmed, day)
+        self._day(self.delivered, day)
+        self.delivered[day] += steps * concentration_ng_per_ul

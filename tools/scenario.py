@@ -1,0 +1,208 @@
+"""Scenario files (../shared/SCENARIOS.md): check them, and turn them into integers.
+
+The structure is checked with JSON Schema (the `jsonschema` package); the
+numbers are converted with the pump's own unit rules (firmware/pump/units.py),
+and the schedule is put through the drug library before any simulation
+starts. Every refusal is a ScenarioError whose text names the field, so
+`tools/sim.py` can print it on one line.
+
+The normalised scenario is what hw/sim/runner.py runs, under either
+interpreter: ms, nL, ng, ng/uL, and days since 2000-01-01.
+"""
+import datetime
+
+import jsonschema
+
+from mpenv import add_to_sys_path
+
+add_to_sys_path()
+
+from pump import druglib  # noqa: E402
+from pump.prescription import Prescription  # noqa: E402
+from pump.units import UnitError, hhmm_to_ms, mcg_to_ng, ml_to_nl  # noqa: E402
+
+EPOCH = datetime.datetime(2000, 1, 1)
+NUMBER = {"type": "number"}
+POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+NON_NEGATIVE = {"type": "number", "minimum": 0}
+
+
+def _section(properties, required=()):
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False}
+
+
+EVENT_FIELDS = {
+    "occlude": {}, "clear_occlusion": {}, "stall": {}, "unstall": {}, "clock_fault": {}, "flash_failure": {},
+    "press": {"button": {"enum": ["ack"]}},
+    "power_cut": {"off_s": NON_NEGATIVE},
+    "sensor_fault": {"sensor": {"enum": ["pressure"]}, "fault": {"enum": ["open", "stuck", "out_of_range", "none"]}},
+    "refill": {"add_ml": POSITIVE, "concentration_mcg_per_ml": POSITIVE},
+    "command": {"command": {"type": "object", "properties": {"cmd": {"type": "string"}, "args": {"type": "object"}},
+                            "required": ["cmd"], "additionalProperties": False}},
+    "supply": {"mv": NON_NEGATIVE},
+    "temperature": {"c": NUMBER},
+}
+EVENT_REQUIRED = {"power_cut": ["off_s"], "sensor_fault": ["fault"], "refill": ["add_ml", "concentration_mcg_per_ml"],
+                  "command": ["command"], "supply": ["mv"], "temperature": ["c"]}
+
+SCHEMA = _section({
+    "start": {"type": "string"},
+    "duration_h": POSITIVE,
+    "seed": {"type": "integer", "minimum": 0},
+    "patient": _section({"origin": {"enum": ["spinal", "cerebral"]}, "age_years": NON_NEGATIVE,
+                         "days_since_implant": NON_NEGATIVE}, ["origin", "age_years", "days_since_implant"]),
+    "reservoir": _section({"capacity_ml": POSITIVE, "fill_ml": POSITIVE, "concentration_mcg_per_ml": POSITIVE,
+                           "dilution": {"type": "boolean"}}, ["fill_ml", "concentration_mcg_per_ml"]),
+    "prescription": _section({"steps": {"type": "array", "minItems": 1, "items": _section(
+        {"start": {"type": "string"}, "mcg_per_h": NON_NEGATIVE}, ["start", "mcg_per_h"])},
+        "override": {"type": "string", "minLength": 1}}, ["steps"]),
+    "settings": _section({"low_reservoir_ml": NON_NEGATIVE, "low_reservoir_days": {"type": "integer", "minimum": 0}}),
+    "board": _section({"steps_per_ml": {"type": "integer", "minimum": 1000},
+                       "true_steps_per_ml": {"type": "integer", "minimum": 1000}}),
+    "events": {"type": "array", "items": {
+        "type": "object", "required": ["at_h", "do"],
+        "properties": {"at_h": NON_NEGATIVE, "do": {"enum": sorted(EVENT_FIELDS)}},
+        "allOf": [{"if": {"properties": {"do": {"const": kind}}},
+                   "then": {"properties": dict(fields, at_h=NON_NEGATIVE, do={"const": kind}),
+                            "required": EVENT_REQUIRED.get(kind, []), "additionalProperties": False}}
+                  for kind, fields in sorted(EVENT_FIELDS.items())]}},
+    "description": {"type": "string"},
+}, ["start", "duration_h", "patient", "reservoir", "prescription"])
+
+
+class ScenarioError(ValueError):
+    """A scenario the runner must not start; the text names the field."""
+
+
+def _where(error):
+    path = ".".join(str(p) for p in error.absolute_path)
+    return path or "scenario"
+
+
+def check_structure(raw):
+    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(raw),
+                    key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
+    if errors:
+        error = errors[0]
+        if error.validator == "additionalProperties":
+            unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            raise ScenarioError("%s: unknown field %s" % (_where(error), ", ".join(unknown)))
+        raise ScenarioError("%s: %s" % (_where(error), error.message))
+
+
+def _units(convert, value, field):
+    try:
+        return convert(value, field)
+    except UnitError as exc:
+        raise ScenarioError(str(exc))
+
+
+def _start(text):
+    try:
+        start = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise ScenarioError("start: expected an ISO date and time like 2026-03-02T08:00:00, got %r" % text)
+    if start.tzinfo is not None or start < EPOCH:
+        raise ScenarioError("start: local time after 2000-01-01 without a zone, got %r" % text)
+    since = start - EPOCH
+    return since.days, since.seconds * 1000 + since.microseconds // 1000
+
+
+def _event(event, i):
+    field = "events.%d" % i
+    out = {"at_ms": int(round(event["at_h"] * 3_600_000)), "do": event["do"]}
+    do = event["do"]
+    if do == "power_cut":
+        out["off_ms"] = int(round(event["off_s"] * 1000))
+    elif do == "sensor_fault":
+        out["fault"] = event["fault"]
+    elif do == "refill":
+        out["add_nl"] = _units(ml_to_nl, event["add_ml"], field + ".add_ml")
+        out["concentration_ng_per_ul"] = _whole(event["concentration_mcg_per_ml"], field + ".concentration_mcg_per_ml")
+        out["command"] = {"cmd": "refill", "args": {"add_ml": event["add_ml"], "confirm": True,
+                                                    "concentration_mcg_per_ml": event["concentration_mcg_per_ml"]}}
+    elif do == "command":
+        out["command"] = event["command"]
+    elif do == "supply":
+        out["mv"] = int(event["mv"])
+    elif do == "temperature":
+        out["mc"] = int(round(event["c"] * 1000))
+    return out
+
+
+def _whole(value, field):
+    if value != int(value):
+        raise ScenarioError("%s: whole mcg/mL only, got %r" % (field, value))
+    return int(value)
+
+
+def normalise(raw):
+    """The scenario in the runner's integers; ScenarioError when it is bad."""
+    check_structure(raw)
+    day, ms = _start(raw["start"])
+    reservoir, patient = raw["reservoir"], raw["patient"]
+    settings = raw.get("settings", {})
+    steps = []
+    for i, step in enumerate(raw["prescription"]["steps"]):
+        field = "prescription.steps.%d" % i
+        steps.append([_units(hhmm_to_ms, step["start"], field + ".start"),
+                      _units(mcg_to_ng, step["mcg_per_h"], field + ".mcg_per_h")])
+    board = raw.get("board", {})
+    scenario = {
+        "start_day": day, "start_ms": ms,
+        "duration_ms": int(round(raw["duration_h"] * 3_600_000)),
+        "seed": raw.get("seed", 1),
+        "patient": {"origin": patient["origin"], "age_years": int(patient["age_years"]),
+                    "days_since_implant": int(patient["days_since_implant"])},
+        "fill_nl": _units(ml_to_nl, reservoir["fill_ml"], "reservoir.fill_ml"),
+        "concentration_ng_per_ul": _whole(reservoir["concentration_mcg_per_ml"], "reservoir.concentration_mcg_per_ml"),
+        "dilution": reservoir.get("dilution", False),
+        "prescription": steps,
+        "setup": _setup_commands(raw),
+        "calibration": {"capacity_nl": _units(ml_to_nl, reservoir.get("capacity_ml", 20), "reservoir.capacity_ml")},
+        "events": [_event(e, i) for i, e in enumerate(raw.get("events", []))],
+    }
+    if "steps_per_ml" in board:
+        scenario["calibration"]["steps_per_ml"] = board["steps_per_ml"]
+    if "true_steps_per_ml" in board:
+        scenario["true_steps_per_ml"] = board["true_steps_per_ml"]
+    if scenario["fill_nl"] > scenario["calibration"]["capacity_nl"]:
+        raise ScenarioError("reservoir.fill_ml: more than capacity_ml")
+    _units(ml_to_nl, settings.get("low_reservoir_ml", 2), "settings.low_reservoir_ml")
+    _check_with_druglib(scenario, raw["prescription"].get("override"))
+    return scenario
+
+
+def _setup_commands(raw):
+    """How the clinician programs the new pump at the start of the run: the
+    same protocol commands pumpctl sends, in the wire's units."""
+    reservoir = raw["reservoir"]
+    prescription = {"steps": raw["prescription"]["steps"]}
+    for optional in ("override",):
+        if optional in raw["prescription"]:
+            prescription[optional] = raw["prescription"][optional]
+    refill = {"add_ml": reservoir["fill_ml"], "concentration_mcg_per_ml": reservoir["concentration_mcg_per_ml"],
+              "confirm": True}
+    if reservoir.get("dilution"):
+        refill["dilution"] = prescription["dilution"] = True
+    settings = {"low_reservoir_ml": 2.0, "low_reservoir_days": 7}
+    settings.update(raw.get("settings", {}))
+    return [{"cmd": "patient", "args": raw["patient"]},
+            {"cmd": "refill", "args": refill},
+            {"cmd": "settings", "args": settings},
+            {"cmd": "set_prescription", "args": prescription}]
+
+
+def _check_with_druglib(scenario, override):
+    """The drug library's verdict before the run, so a refused schedule is
+    named as a field here rather than discovered by the pump at t=0."""
+    steps_per_ml = scenario["calibration"].get("steps_per_ml", 12_732)
+    prescription = Prescription(scenario["prescription"])
+    found = druglib.check_prescription(prescription, scenario["patient"], scenario["concentration_ng_per_ul"],
+                                       steps_per_ml, scenario["dilution"])
+    decision = druglib.decide(found, override)
+    if not decision["accepted"]:
+        worst = [v for v in decision["violations"] if v["severity"] == druglib.HARD] or decision["violations"]
+        hint = "" if worst[0]["severity"] == druglib.HARD else " (soft limit: add prescription.override with a reason)"
+        raise ScenarioError("prescription: %s: %s%s" % (worst[0]["rule"], worst[0]["message"], hint))

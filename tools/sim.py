@@ -1,0 +1,137 @@
+"""Simulate the pump on the reference board: python tools/sim.py SCENARIO.json
+
+    --json                        the report of ../shared/SCENARIOS.md, alone on stdout
+    --interpreter micropython     run the pump (and the simulated board) in the
+                                  MicroPython unix port instead of this CPython
+
+The scenario is checked and normalised to integers here; hw/sim/runner.py
+runs it and returns integers; the report is rendered here from them. So the
+report is the same, byte for byte, whichever interpreter ran the pump.
+A bad scenario exits with status 2 and one line naming the field.
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from mpenv import ROOT, build_mpy, micropython_command, micropython_env
+from scenario import EPOCH, ScenarioError, normalise
+
+SIM_HEAP = "2M"  # the simulator's physics and ledgers ride along; the pump logic's
+                 # own heap use is measured against 160K by bench/run_all.py
+
+
+def run_cpython(scenario):
+    from hw.sim.runner import Run, ScenarioRefused
+    try:
+        return Run(scenario).run()
+    except ScenarioRefused as exc:
+        raise ScenarioError("prescription: the pump refused %s: %s: %s" % exc.args)
+
+
+def run_micropython(scenario):
+    build_mpy()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(scenario, f)
+    try:
+        result = subprocess.run(micropython_command(SIM_HEAP) + ["hw/sim/runner.py", f.name],
+                                cwd=ROOT, env=micropython_env(), capture_output=True, text=True)
+    finally:
+        os.unlink(f.name)
+    if result.returncode:
+        last = (result.stderr or result.stdout).strip().splitlines()
+        raise SystemExit("micropython run failed: %s" % (last[-1] if last else result.returncode))
+    results = json.loads(result.stdout)
+    if "refused" in results:
+        raise ScenarioError("prescription: the pump refused %s: %s: %s" % tuple(results["refused"]))
+    return results
+
+
+def _iso(scenario, run_s):
+    start = EPOCH + datetime.timedelta(days=scenario["start_day"], milliseconds=scenario["start_ms"])
+    return (start + datetime.timedelta(seconds=run_s)).isoformat()
+
+
+def report(scenario, results):
+    """The SCENARIOS.md report from the runner's integers."""
+    true_spm = results["true_steps_per_ml"]
+    end_ms = results["end_ms"]
+    to_empty = results["ms_to_empty"]
+    return {
+        "programmed_ul": round(results["programmed_pl"] / 1e6, 3),
+        "delivered_ul": round(results["delivered_steps"] * 1000 / true_spm, 3),
+        "max_dose_error_steps": results["max_dose_error_steps"],
+        "daily": [{"day": i, "programmed_mcg": round(p / 3.6e9, 3), "delivered_mcg": round(d / true_spm, 3)}
+                  for i, (p, d) in enumerate(results["daily"])],
+        "reservoir": {"true_ml": round(results["true_reservoir_steps"] / true_spm, 3),
+                      "estimated_ml": round(results["estimated_reservoir_nl"] / 1e6, 3),
+                      "projected_empty": None if to_empty is None else _iso(scenario, (end_ms + to_empty) // 1000)},
+        "alarms": [{"kind": k, "priority": p, "raised_s": r, "acknowledged_s": a, "cleared_s": c}
+                   for k, p, r, a, c in results["alarms"]],
+        "flash_writes": results["flash_writes"],
+        "log_entries": results["log_entries"],
+        "bolus_released_on_clearing_ul": round(results["released_on_clear_steps"] * 1000 / true_spm, 3),
+        "restarts": results["restarts"],
+        "annunciation": {"buzzer": [{"at_s": t // 1000, "tone": tone} for t, tone in results["annunciations"]["buzzer"]],
+                         "lamps": [{"at_s": t // 1000, "lamp": colour, "on_ms": on, "off_ms": off}
+                                   for t, colour, on, off in results["annunciations"]["lamps"]]},
+        "wake_ups": results["wakes"],
+        "command_replies": results["replies"],
+    }
+
+
+def _hms(seconds):
+    if seconds is None:
+        return "-"
+    return "%dd %02d:%02d:%02d" % (seconds // 86400, seconds // 3600 % 24, seconds // 60 % 60, seconds % 60)
+
+
+def summary(rep, name):
+    lines = ["Simulated run: %s" % name, ""]
+    lines.append("Dose per day (mcg)       programmed    delivered    difference")
+    for d in rep["daily"]:
+        lines.append("  day %3d              %12.3f %12.3f %+12.3f" % (
+            d["day"], d["programmed_mcg"], d["delivered_mcg"], d["delivered_mcg"] - d["programmed_mcg"]))
+    lines += ["", "Volume: programmed %.3f uL, delivered %.3f uL; worst step-timing error %d step(s)"
+              % (rep["programmed_ul"], rep["delivered_ul"], rep["max_dose_error_steps"])]
+    res = rep["reservoir"]
+    lines.append("Reservoir: %.3f mL left (pump's estimate %.3f mL, never above), empty %s"
+                 % (res["true_ml"], res["estimated_ml"], res["projected_empty"] or "- (not delivering)"))
+    lines += ["", "Alarms (time since start)  priority   raised        acknowledged  cleared"]
+    for a in rep["alarms"] or []:
+        lines.append("  %-24s %-8s %-13s %-13s %s" % (a["kind"], a["priority"], _hms(a["raised_s"]),
+                                                     _hms(a["acknowledged_s"]), _hms(a["cleared_s"])))
+    if not rep["alarms"]:
+        lines.append("  none")
+    lines += ["", "Flash writes %d, event-log entries %d, restarts %d, controller wake-ups %d"
+              % (rep["flash_writes"], rep["log_entries"], rep["restarts"], rep["wake_ups"])]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario")
+    parser.add_argument("--json", action="store_true", help="print the JSON report only")
+    parser.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython")
+    args = parser.parse_args(argv)
+    try:
+        with open(args.scenario) as f:
+            raw = json.load(f)
+        scenario = normalise(raw)
+        results = run_micropython(scenario) if args.interpreter == "micropython" else run_cpython(scenario)
+    except OSError as exc:
+        print("%s: %s" % (args.scenario, exc.strerror), file=sys.stderr)
+        return 2
+    except ValueError as exc:  # ScenarioError, and json's JSONDecodeError
+        print("%s: %s" % (args.scenario, str(exc).splitlines()[0]), file=sys.stderr)
+        return 2
+    rep = report(scenario, results)
+    print(json.dumps(rep, indent=2) if args.json else summary(rep, os.path.basename(args.scenario)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
