@@ -1,0 +1,12 @@
+"""The reference pump board, rev A. On the device this folder is the top-level
+`board` package, so main.py does `import board; b = board.build()`.
+
+`build` imports the drivers only when called: `config` (pins aside, the
+board's nominal calibration) is plain data that the simulated board and the
+host tools read too, where there is no `machine` module.
+"""
+
+
+def build():
+    from .board import build as build_board
+    return build_board()

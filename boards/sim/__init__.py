@@ -1,0 +1,8 @@
+"""The simulated reference board. Deployed as the `board` package to the
+MicroPython unix port (tools/deploy.py --board sim), `board.build()` boots
+firmware/main.py on it in real time."""
+
+
+def build():
+    from .realtime import build as build_board
+    return build_board()

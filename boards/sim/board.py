@@ -1,26 +1,22 @@
 """The simulated reference board: the board object of the real one, over physics.
 
-`build()` gives the same attributes as boards/refpump_rp2040/board.py, so
-firmware/main.py and the controller cannot tell the two apart. The physics
-(hw/sim/physics.py) and a simulation clock stand behind them; the runner
-(hw/sim/runner.py) moves time and injects faults.
+SimBoard has the same attributes as boards/refpump_rp2040/board.py, so the
+controller cannot tell the two apart. The physics (hw/sim/physics.py) and a
+simulation clock stand behind them; the scenario runner (hw/sim/runner.py)
+moves that clock and injects faults. `build()` (boards/sim/realtime.py)
+gives the same board running in real time, for firmware/main.py on the
+MicroPython unix port.
 """
+from boards.refpump_rp2040.config import DEFAULT_CALIBRATION
 from hw.sim.devices import Recorder, SimClock, SimPressure, SimStepper, SimTime, SimWatchdog
 from hw.sim.flash import FakeFlash
 from hw.sim.physics import Mechanism
-
-# The reference board's mechanism (DESIGN.md section 2).
-CALIBRATION = {
-    "steps_per_ml": 12_732,
-    "capacity_nl": 20_000_000,
-    "bolus_rate_nl_per_h": 10_000_000,  # 10 mL/h for clinician boluses
-}
 
 
 class SimBoard:
     def __init__(self, start_day, start_ms, seed=1, fill_nl=20_000_000, calibration=None,
                  true_steps_per_ml=None, flash=None, bench_enabled=True):
-        self.calibration = dict(CALIBRATION)
+        self.calibration = dict(DEFAULT_CALIBRATION)
         if calibration:
             self.calibration.update(calibration)
         steps_per_ml = self.calibration["steps_per_ml"]
@@ -35,6 +31,8 @@ class SimBoard:
         self.watchdog = SimWatchdog()
         self.fs = flash if flash is not None else FakeFlash()
         self.serial = None
+        self.device_key = None
+        self.startup_faults = []
         self.bench_enabled = bench_enabled
         self.supply = 5000  # mV on VSYS (USB)
         self.temperature = 25_000  # milli-degC
@@ -72,10 +70,14 @@ class SimBoard:
         else:
             mech.forced_mpsi, mech.stalled, mech.forced_empty = None, False, False
 
+    def selftest(self, alarm_patterns):
+        """Moving the motor and waiting on the buzzer take real time, which
+        the scenario runner's clock does not have (the real-time board does)."""
+        return [("selftest", "skip", "runs on a board, or the real-time simulated board")]
+
     def sleep_until(self, ms_from_now):
         """The runner owns simulated time; the board never sleeps by itself."""
 
-
-def build(**options):
-    """The board main.py boots on when deployed to the MicroPython unix port."""
-    return SimBoard(**options)
+    @staticmethod
+    def reset():
+        raise SystemExit("reset")

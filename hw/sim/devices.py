@@ -4,6 +4,7 @@ They sit on the physics (hw/sim/physics.py) and on a simulation clock the
 runner moves forward; they record what the firmware did to them (pulses
 with their times, alarm patterns played) so tests and reports can check it.
 """
+from pump.occlusion import in_range
 
 
 class SimTime:
@@ -51,6 +52,7 @@ class SimStepper:
             self.queue.append((t, forward))
             last = t
         self.enabled = bool(self.queue)
+        return count
 
     def pending(self):
         return len(self.queue)
@@ -90,6 +92,13 @@ class SimPressure:
 
     def read_mpsi(self):
         return self.mechanism.pressure_mpsi(self.time.t_ms)
+
+    @staticmethod
+    def fault_of(mpsi):
+        """As the board's driver says it: None for a plausible reading."""
+        if in_range(mpsi):
+            return None
+        return "open circuit" if mpsi < 0 else "out of range"
 
 
 class SimClock:

@@ -1,0 +1,191 @@
+"""The reference pump board, rev A: `build()` wires each driver to its pins.
+
+The board object is the pump controller's only way to the hardware; the
+simulated board (boards/sim) offers the same attributes. Start-up faults
+(a DS3231 that does not answer, a pressure sensor reading open circuit, a
+calibration file that is refused) do not stop the build: each is collected
+in `startup_faults` as (alarm kind, detail) for the controller to raise and
+log, because a pump that refuses to boot stops intrathecal baclofen abruptly,
+which is the hazard the monograph warns about most.
+"""
+import binascii
+import micropython
+import select
+import sys
+import time
+
+from machine import ADC, I2C, PWM, WDT, Pin, lightsleep, reset
+
+from hw.analog import DieTemperature, SupplyMonitor
+from hw.buzzer import Buzzer
+from hw.ds3231 import DS3231
+from hw.faults import StartupFault
+from hw.flashfs import FlashFS
+from hw.lamps import Lamps
+from hw import selftest
+from hw.pressure import PressureSensor
+from hw.stepper import Stepper
+from hw.switches import DebouncedButton, LimitSwitch
+from hw.usb_serial import LineChannel
+from hw.wallclock import WallClock
+from hw.watchdog import Watchdog
+
+from . import calibration, config, pins
+
+_KEY_BYTES = 32
+
+
+class Board:
+    def __init__(self, stepper, pressure, end_switch, home_switch, buzzer, lamps, ack,
+                 supply, die_temperature, clock, watchdog, fs, serial, calibration,
+                 bench_enabled, device_key, startup_faults,
+                 use_lightsleep=False, sleep_slice_ms=20):
+        self.stepper = stepper
+        self.pressure = pressure
+        self.buzzer = buzzer
+        self.lamps = lamps
+        self.clock = clock
+        self.watchdog = watchdog
+        self.fs = fs
+        self.serial = serial
+        self.calibration = calibration
+        self.bench_enabled = bench_enabled
+        self.device_key = device_key
+        self.startup_faults = startup_faults
+        self._end_switch = end_switch
+        self._home_switch = home_switch
+        self._ack = ack
+        self._supply = supply
+        self._die_temperature = die_temperature
+        self._use_lightsleep = use_lightsleep
+        self._sleep_slice_ms = sleep_slice_ms
+
+    def end_of_travel(self):
+        return self._end_switch.active()
+
+    def at_home(self):
+        return self._home_switch.active()
+
+    def ack_pressed(self):
+        return self._ack.pressed()
+
+    def supply_mv(self):
+        return self._supply.read_mv()
+
+    def temperature_mc(self):
+        return self._die_temperature.read_mc()
+
+    def sleep_until(self, ms_from_now):
+        """Sleep up to `ms_from_now` ms, never past the watchdog's max_sleep_ms.
+
+        Returns early when an ACK press or a serial line is waiting, so the
+        controller answers a user within a slice (config.SLEEP_SLICE_MS), not
+        a wake-up interval. lightsleep (if enabled) is used only when nothing
+        runs in the background: it stops the PIO that times the steps and the
+        PWM that sounds the buzzer.
+        """
+        sleep_ms = ms_from_now if ms_from_now < self.watchdog.max_sleep_ms else self.watchdog.max_sleep_ms
+        if sleep_ms <= 0:
+            return
+        if self._use_lightsleep and self._quiet():
+            lightsleep(sleep_ms)
+            return
+        deadline = time.ticks_add(time.ticks_ms(), sleep_ms)
+        while not (self._ack.press_waiting() or self.serial.input_waiting()):
+            left_ms = time.ticks_diff(deadline, time.ticks_ms())
+            if left_ms <= 0:
+                return
+            time.sleep_ms(left_ms if left_ms < self._sleep_slice_ms else self._sleep_slice_ms)
+
+    def selftest(self, alarm_patterns):
+        """Bring-up self-test (protocol `selftest`): see hw/selftest.py."""
+        return selftest.run(self, alarm_patterns)
+
+    @staticmethod
+    def reset():
+        """After a crash: reboot into restore, where the restart is alarmed."""
+        reset()
+
+    def _quiet(self):
+        return not (self.stepper.pending() or self.buzzer.playing or self.lamps.flashing)
+
+
+def build():
+    faults = []
+    # Lets an exception raised in a hard IRQ handler (stepper, DIAG) be reported.
+    micropython.alloc_emergency_exception_buf(100)
+    watchdog = Watchdog(WDT(timeout=config.WATCHDOG_TIMEOUT_MS),
+                        config.WATCHDOG_TIMEOUT_MS, config.WATCHDOG_MARGIN_MS)
+    cal, problem = calibration.load(config.CALIBRATION_PATH, config.DEFAULT_CALIBRATION,
+                                    config.CALIBRATION_LIMITS)
+    if problem is not None:
+        faults.append(("storage_fault", problem))
+
+    end_switch = LimitSwitch(Pin(pins.END_OF_TRAVEL, Pin.IN, Pin.PULL_UP))
+    home_switch = LimitSwitch(Pin(pins.HOME, Pin.IN, Pin.PULL_UP))
+    stepper = Stepper(pins.STEPPER_STATE_MACHINE, Pin(pins.STEP), Pin(pins.DIR, Pin.OUT, value=0),
+                      Pin(pins.ENABLE, Pin.OUT, value=1), Pin(pins.DIAG, Pin.IN, Pin.PULL_DOWN),
+                      forward_dir_level=config.FORWARD_DIR_LEVEL, capacity=config.STEP_QUEUE,
+                      forward_limit=end_switch, reverse_limit=home_switch)
+    end_switch.on_close(lambda: stepper.halt_toward(True))
+    home_switch.on_close(lambda: stepper.halt_toward(False))
+
+    pressure = PressureSensor(ADC(Pin(pins.PRESSURE)), cal["pressure_zero_u16"],
+                              cal["pressure_span_u16"], config.PRESSURE_FULL_SCALE_MPSI)
+    _collect(faults, pressure.check)
+
+    i2c = I2C(pins.I2C_BUS, sda=Pin(pins.I2C_SDA), scl=Pin(pins.I2C_SCL), freq=config.I2C_FREQ_HZ)
+    rtc = _collect(faults, DS3231, i2c)
+    key, problem = _read_device_key(config.DEVICE_KEY_PATH)
+    if problem is not None:
+        faults.append(("storage_fault", problem))
+
+    return Board(
+        stepper=stepper,
+        pressure=pressure,
+        end_switch=end_switch,
+        home_switch=home_switch,
+        buzzer=Buzzer(PWM(Pin(pins.BUZZER)), config.BUZZER_TONE_HZ),
+        lamps=Lamps(Pin(pins.LAMP_RED, Pin.OUT), Pin(pins.LAMP_YELLOW, Pin.OUT),
+                    Pin(pins.LAMP_GREEN, Pin.OUT)),
+        ack=DebouncedButton(Pin(pins.ACK, Pin.IN, Pin.PULL_UP), config.ACK_SETTLE_MS),
+        supply=SupplyMonitor(ADC(Pin(pins.VSYS))),
+        die_temperature=DieTemperature(ADC(pins.TEMPERATURE_CHANNEL)),
+        clock=WallClock(rtc),
+        watchdog=watchdog,
+        fs=FlashFS(config.DATA_DIR),
+        serial=LineChannel(sys.stdin.buffer, sys.stdout.buffer, select.poll(), select.POLLIN,
+                           config.SERIAL_MAX_LINE),
+        calibration=cal,
+        bench_enabled=Pin(pins.BENCH_ENABLE, Pin.IN, Pin.PULL_UP).value() == 0,
+        device_key=key,
+        startup_faults=faults,
+        use_lightsleep=config.USE_LIGHTSLEEP,
+        sleep_slice_ms=config.SLEEP_SLICE_MS,
+    )
+
+
+def _collect(faults, start, *args):
+    """start(*args), or None with its StartupFault recorded."""
+    try:
+        return start(*args)
+    except StartupFault as fault:
+        faults.append((fault.kind, fault.detail))
+        return None
+
+
+def _read_device_key(path):
+    """(key bytes or None, problem or None). No file: an unprovisioned board."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None, None
+    try:
+        key = binascii.unhexlify(text)
+    except ValueError:
+        key = b""
+    if len(key) != _KEY_BYTES:
+        return None, "device key %s is not %d bytes of hex" % (path, _KEY_BYTES)
+    return key, None
+

@@ -1,0 +1,73 @@
+"""Board entry: build the board, restore the pump from flash, run the loop.
+
+The loop is the imperative shell around the pump logic: it reads the wall
+clock, advances the controller to it, answers one command line at a time,
+feeds the watchdog and sleeps until the controller's next wake-up (the board
+wakes early for a button press or a serial line). Step pulses come from the
+driver in the background, so the board sleeps between them.
+
+A crash must never end delivery silently: any exception out of the loop is
+logged (as far as flash still allows) and the board resets; the pump then
+restores from flash, counts uncertain steps as delivered, and raises the
+`restart` alarm. A watchdog reset (a hang) ends the same way.
+"""
+import board
+
+from pump import alarms, events
+from pump.commands import Commands
+from pump.controller import Controller
+from pump.units import MS_PER_DAY
+
+
+def start(hardware):
+    """The controller restored from flash, with the start-up faults the
+    board found raised as alarms, and its command handler."""
+    day, ms = hardware.clock.now()
+    ctl = Controller(hardware, day, ms)
+    for kind, _detail in hardware.startup_faults:
+        ctl.startup_fault(alarms.KIND_NAMES.index(kind))
+    hardware.watchdog.feed()
+    return ctl, Commands(ctl, hardware.device_key)
+
+
+def serve(hardware, ctl, commands, until=None):
+    """Run the pump; `until(hardware)` (tests) ends the loop when true."""
+    serial = hardware.serial
+    while until is None or not until(hardware):
+        day, ms = hardware.clock.now()
+        wake_ms = ctl.advance(day, ms)
+        hardware.watchdog.feed()
+        line = serial.readline()
+        if line is not None:
+            serial.write(commands.handle_line(line, ctl.now_s(), serial.cut))
+            continue  # advance at once: the command may have changed what is due
+        hardware.sleep_until((wake_ms if wake_ms <= MS_PER_DAY else MS_PER_DAY) - ms)
+
+
+def main():
+    hardware = board.build()
+    ctl, commands = start(hardware)
+    try:
+        serve(hardware, ctl, commands)
+    except Exception as exc:  # the last line of defence: log, then reset loudly
+        try:
+            ctl.record(ctl.now_s(), events.CRASH, crash_code(exc))
+        except Exception:
+            pass
+        hardware.reset()
+
+
+CRASH_KINDS = (MemoryError, OSError, ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+def crash_code(exc):
+    """What kind of exception ended the loop, as the log's small int:
+    1 + its index in CRASH_KINDS, 0 for any other."""
+    for i, kind in enumerate(CRASH_KINDS):
+        if isinstance(exc, kind):
+            return i + 1
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""hw.selftest: the bring-up self-test on a booted (fake) board."""
+import pytest
+
+import fake_machine
+from pump import alarms
+from test_drivers_board import Rig
+
+STEP, EN, DIAG, HOME, BUZZER, BENCH = 2, 4, 5, 7, 15, 21
+PATTERNS = [("high", alarms.TONE_HIGH_MS), ("medium", alarms.TONE_MEDIUM_MS), ("low", alarms.TONE_NONE_MS)]
+
+
+@pytest.fixture
+def rig(tmp_path):
+    with fake_machine.installed() as hw:
+        yield Rig(hw, tmp_path)
+
+
+def run(rig, bench=True):
+    rig.hw.drive(BENCH, 0 if bench else 1)
+    board = rig.boot()
+    results = rig.hw.load("hw.selftest").run(board, PATTERNS)
+    return board, {item: (status, detail) for item, status, detail in results}
+
+
+def test_a_healthy_bench_board_passes_every_item(rig):
+    _board, results = run(rig)
+    assert {item: status for item, (status, _) in results.items()} == {
+        "motor reverse": "pass", "motor forward": "pass", "pressure": "pass",
+        "limit switches": "pass", "supply": "pass", "temperature": "pass", "clock": "pass",
+        "buzzer high": "pass", "buzzer medium": "pass", "buzzer low": "skip",
+        "lamp red": "pass", "lamp yellow": "pass", "lamp green": "pass"}
+
+
+def test_the_motor_goes_back_where_it_started_with_enable_released(rig):
+    board, _ = run(rig)
+    assert len(rig.hw.pin(STEP).rising_edges_us()) == 64
+    assert board.stepper.emitted == 0 and rig.hw.pin(EN).value() == 1
+
+
+def test_the_motor_goes_away_from_a_closed_home_switch_first(rig):
+    rig.hw.drive(HOME, 0)
+    _board, results = run(rig)
+    assert results["motor forward"][0] == "pass"
+    assert results["motor reverse"][0] == "fail"   # back onto the closed switch: refused
+
+
+def test_without_the_bench_jumper_the_motor_never_moves(rig):
+    _board, results = run(rig, bench=False)
+    assert results["motor forward"][0] == results["motor reverse"][0] == "skip"
+    assert rig.hw.pin(STEP).rising_edges_us() == []
+
+
+def test_a_diag_signal_fails_the_motor_item(rig):
+    rig.hw.drive(DIAG, 1)
+    _board, results = run(rig)
+    assert results["motor reverse"][0] == "fail" and "DIAG" in results["motor reverse"][1]
+
+
+def test_an_open_pressure_sensor_and_a_missing_clock_fail_their_items(rig):
+    rig.hw.adc[0] = 0
+    del rig.hw.i2c_devices[0x68]
+    _board, results = run(rig)
+    assert results["pressure"][0] == "fail" and "open circuit" in results["pressure"][1]
+    assert results["clock"][0] == "fail"
+
+
+def test_each_alarm_pattern_sounds_and_the_buzzer_ends_silent(rig):
+    run(rig)
+    tones = [duty for _t, duty in rig.hw.pwms[BUZZER].history if duty]
+    assert len(tones) == 10 + 3
+    assert rig.hw.pwms[BUZZER].duty_u16() == 0
+
+
+def test_the_self_test_keeps_feeding_the_watchdog(rig):
+    run(rig)
+    assert rig.hw.wdt.longest_gap_ms() < 100

@@ -1,0 +1,112 @@
+"""End to end, as far as it goes without a Pico: deploy with the real mpremote
+to a MicroPython unix port standing in for the board, boot the deployed
+main.py there on the simulated board (real time, 600x), and drive it with
+the real pumpctl over the pty: program a schedule, read status, trigger an
+alarm in bench mode, acknowledge it, see delivery resume, and find the
+pump's records in its own filesystem.
+
+What this does not reach: the RP2040 itself, its PIO, ADC, I2C and USB
+stack (see docs in the README: "What is not tested without a board").
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mpenv import ROOT
+from unixboard import needs_socat, repl_board, running_firmware
+
+import deploy
+
+KEY_HEX = "5a" * 32
+PUMPCTL = [sys.executable, os.path.join(ROOT, "tools", "pumpctl.py")]
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """(root folder, key file) of a unix-port board with the sim firmware on it."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    root = tmp / "board_root"
+    root.mkdir()
+    key = tmp / "pump.key"
+    key.write_text(KEY_HEX + "\n")
+    with repl_board(root, str(tmp / "repl_tty"), str(tmp / "boot.py")) as port:
+        assert deploy.main(["--board", "sim", "--port", port, "--resume", "--no-stop", "--no-reset",
+                            "--key", str(key)]) == 0
+    (root / "sim.json").write_text(json.dumps({"speed": 600, "seed": 3}))
+    return root, key
+
+
+@pytest.fixture(scope="module")
+def pump(deployed, tmp_path_factory):
+    """pumpctl(*args) -> parsed JSON reply, against the running firmware."""
+    root, key = deployed
+    port = str(tmp_path_factory.mktemp("fw") / "tty")
+    with running_firmware(root, port):
+        def pumpctl(*args, check=True):
+            result = subprocess.run(PUMPCTL + ["--port", port, "--key-file", str(key), "--timeout", "10",
+                                               "--json"] + list(args),
+                                    capture_output=True, text=True, timeout=60)
+            if check:
+                assert result.returncode == 0, result.stdout + result.stderr
+            return json.loads(result.stdout) if result.stdout.strip() else None
+        yield pumpctl
+
+
+def wait_for(pumpctl, predicate, what, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = pumpctl("status")
+        if predicate(status):
+            return status
+        time.sleep(0.5)
+    raise AssertionError("waited %d s for %s; last status %r" % (timeout_s, what, status))
+
+
+@needs_socat
+def test_a_fresh_pump_answers_and_is_not_delivering(pump):
+    status = pump("status")
+    assert status["ok"] and status["delivering"] is False and status["alarms"] == []
+
+
+@needs_socat
+def test_programmed_over_the_pty_it_delivers(pump):
+    assert pump("patient", "spinal", "--age-years", "45", "--days-since-implant", "200")["ok"]
+    assert pump("refill", "--add-ml", "18", "--concentration", "500", "--confirm")["ok"]
+    assert pump("settings", "--low-reservoir-ml", "2", "--low-reservoir-days", "7")["ok"]
+    assert pump("set-prescription", "00:00=30", "07:00=20")["daily_mcg"] == 550
+    status = wait_for(pump, lambda s: s["remaining_ml"] < 17.99, "steps to go out")
+    assert status["delivering"] and status["rate_mcg_per_h"] in (20, 30)
+
+
+@needs_socat
+def test_a_bench_stall_is_alarmed_acknowledged_and_delivery_resumes(pump):
+    assert pump("bench", "stall")["ok"]
+    wait_for(pump, lambda s: "motor_stall" in s["alarms"], "the stall alarm")
+    assert "delivery_stopped" in pump("alarms")["active"]
+    assert pump("bench", "clear")["ok"]
+    assert pump("ack")["ok"]
+    status = wait_for(pump, lambda s: s["delivering"], "delivery to resume")
+    assert "motor_stall" not in status["alarms"]
+
+
+@needs_socat
+def test_a_command_signed_with_the_wrong_key_is_refused_and_changes_nothing(pump, tmp_path):
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text("a5" * 32 + "\n")
+    before = pump("prescription")
+    reply = pump("--key-file", str(wrong), "stop", "not the clinician", check=False)
+    assert reply["ok"] is False and reply["error"] == "bad_mac"
+    assert pump("prescription")["steps"] == before["steps"] and pump("status")["delivering"]
+
+
+@needs_socat
+def test_the_pump_keeps_its_records_in_its_own_filesystem(pump, deployed):
+    root, _key = deployed
+    names = sorted(os.listdir(root / "data"))
+    assert {"state.a", "state.b"} & set(names) and any(n.startswith("events") for n in names)
+    kinds = [entry[2] for entry in pump("log", "-n", "50")["entries"]]
+    assert "prescription" in kinds and "alarm_raised" in kinds and "alarm_acknowledged" in kinds
