@@ -127,8 +127,8 @@ def csf_curve(prescription, hours, start_ms_of_day=0, sample_min=60):
     samples = [[0, 0]]
     for minute in range(1, hours * 60 + 1):
         ms_of_day = (start_ms_of_day + (minute - 1) * _MS_PER_MIN) % MS_PER_DAY
-        amount += prescription.rate_at(ms_of_day)
         amount -= (amount * cleared_q + half_q) >> _Q
+        amount += prescription.rate_at(ms_of_day)
         if minute % sample_min == 0:
             samples.append([minute, amount * 1000 // (60 * volume_ul)])
     return {"volume_ul": volume_ul, "clearance_ul_per_h": row["csf_clearance_ul_per_h"],

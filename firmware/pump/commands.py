@@ -75,6 +75,7 @@ class Commands:
                 "daily_mcg": _mcg(rx.daily_ng()) if rx else 0,
                 "remaining_ml": ctl.reservoir.remaining_nl() / NL_PER_ML,
                 "alarms": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if ctl.alarms.active(k)],
+                "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
                 "time_s": now_s}
 
     def _prescription(self, args, now_s):
@@ -228,7 +229,8 @@ class Commands:
     def _selftest(self, args, now_s):
         if self.ctl.prescription is not None and not self.ctl.stop_mask & STOP_COMMAND:
             raise CommandError("not_stopped", "stop delivery before the self-test: it moves the motor")
-        return {"results": self.ctl.board.selftest()}
+        patterns = (("high", alarms.TONE_HIGH_MS), ("medium", alarms.TONE_MEDIUM_MS))
+        return {"results": [list(item) for item in self.ctl.board.selftest(patterns)]}
 
 
 _COMMAND_CODES = {name: i + 1 for i, name in enumerate((

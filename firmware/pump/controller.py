@@ -332,6 +332,18 @@ class Controller:
         except OSError:
             self.storage_failed(now_s)
 
+    def startup_fault(self, kind):
+        """A fault the board found while starting (pump.alarms kind; its
+        words are in board.startup_faults, shown by `status`). A
+        refused calibration or key file stops delivery like any storage
+        fault: the dose depends on the calibration. The others alarm only;
+        the per-wake checks clear them when the hardware recovers."""
+        now_s = self.now_s()
+        if kind == kinds.STORAGE_FAULT:
+            self.storage_failed(now_s)
+        else:
+            self.alarms.raise_(kind, now_s)
+
     def storage_failed(self, now_s):
         """Flash refused a write. Without it the pump cannot promise not to
         double-deliver after a reset, so it stops, loudly."""

@@ -14,7 +14,7 @@ Why the rise is measured against steps pushed, not against time: the
 occlusion signature is a pressure per volume (the catheter's compliance) and
 the same at every rate, while its speed in time spans four decades. At
 12 mcg/day of 2000 mcg/mL (about 3 steps/h) an occluded line rises by about
-0.07 mpsi/s, a thousand times slower than a posture shift; at 1 mL/h it
+0.07 mpsi/s, hundreds of times slower than a posture shift; at 1 mL/h it
 rises by about 280 mpsi/s, faster than one. No rate-of-rise in time can
 separate both ends, and a time-constant baseline tracker would simply follow a
 slow occlusion up. Against volume, a posture shift brings no steps with it.
@@ -28,8 +28,9 @@ last WINDOW_STEPS steps; it telescopes to the current level minus the level
 one window of volume back, which is the *baseline*: it tracks posture, one
 window of volume behind, and a rise that the steps produced stays in the
 excess until the steps have moved on by a whole window. Whatever posture does
-within its range, the excess holds at most that range (600 mpsi) plus noise
-(two levels, at most 42 mpsi): a bound, not a probability, at every rate.
+within its range, it puts at most that range (600 mpsi) into the excess, at
+every rate: a bound, not a probability. Noise adds the difference of two
+levels (sigma at most 42 mpsi, for one-reading segments).
 A blocked line also rises at every boundary, posture at one or two per shift:
 the *rising steps* are the steps of the window across which the level rose
 by at least half the occluded rise. An occlusion is declared when the excess
@@ -41,9 +42,11 @@ occlusion at the slow rates, where one shift falls within a boundary or two.
 Bounds, with the nominal 12 732 steps/mL and 1 mpsi/nL:
 - detection after OCCLUSION_EXCESS_MPSI nL = 2.0 uL of blocked push (26
   steps), plus what a simultaneous posture drop takes away (at most 600 mpsi,
-  0.6 uL), plus the debounce (2 more wake-ups, at most 16 steps, 1.3 uL):
-  at most 3.9 uL, under the 5 uL of issue 5.
-- no false alarm: 600 + 42 mpsi is a third of the threshold.
+  8 steps), plus the crossing falling inside a wake-up (up to 7 steps) and the
+  debounce (2 more wake-ups, up to 16 steps): 57 steps, 4.5 uL, at worst,
+  under the 5 uL of issue 5 (measured: 1.5-2.5 uL at 3 steps/h, 2-3.7 uL at
+  530 and 12 732 steps/h).
+- no false alarm: posture's 600 mpsi plus noise is a third of the threshold.
 - backoff: retracting backoff_steps() brings the trapped pressure back to
   the baseline seen at detection, so at most the baseline error (the posture
   change over the window, 600 mpsi: 0.6 uL) is released as a bolus when the
@@ -176,8 +179,10 @@ class OcclusionDetector:
             self._occluded_baseline_mpsi = level - excess
 
     def _push(self, ds, change_mpsi):
-        """Adds a finished boundary; drops the oldest beyond WINDOW_STEPS."""
-        while self._count and (self._count == WINDOW_STEPS or self._window_steps + ds > WINDOW_STEPS):
+        """Adds a finished boundary; drops the oldest beyond WINDOW_STEPS.
+        Every boundary carries at least one step, so the ring never holds more
+        than WINDOW_STEPS of them; one carrying more is kept alone."""
+        while self._count and self._window_steps + ds > WINDOW_STEPS:
             oldest = self._head
             self._window_steps -= self._window_ds[oldest]
             self._window_excess -= self._window_change[oldest]
@@ -216,7 +221,8 @@ class OcclusionDetector:
         volume, so delivery may resume. After a backoff this is true whether
         or not the blockage is still there; a blockage that remains shows
         again within the detection bound once delivery resumes."""
-        return in_range(pressure_mpsi) and pressure_mpsi - self.baseline_mpsi() <= AT_BASELINE_MARGIN_MPSI
+        return (in_range(pressure_mpsi)
+                and pressure_mpsi - self.baseline_mpsi() <= AT_BASELINE_MARGIN_MPSI)
 
 
 # Pressure-sensor faults, returned by SensorMonitor.sample().
@@ -263,7 +269,8 @@ class SensorMonitor:
             self._last_mpsi = pressure_mpsi
             self._same_run = 1
         if self._invalid_run >= INVALID_DEBOUNCE_SAMPLES:
-            self.fault = SENSOR_OPEN if pressure_mpsi < OPEN_CIRCUIT_BELOW_MPSI else SENSOR_OUT_OF_RANGE
+            below = pressure_mpsi < OPEN_CIRCUIT_BELOW_MPSI
+            self.fault = SENSOR_OPEN if below else SENSOR_OUT_OF_RANGE
         elif self._same_run >= STUCK_SAMPLES:
             self.fault = SENSOR_STUCK
         else:
