@@ -29,7 +29,8 @@ if sys.implementation.name != "micropython":
     mpenv.add_to_sys_path()
 
 from pump.hmac256 import HmacSha256  # noqa: E402
-from pump.protocol import COMMANDS, STEP_FIELDS, Protocol, needs_mac  # noqa: E402
+from pump.protocol import Protocol  # noqa: E402
+from pump.schema import COMMANDS, STEP_FIELDS, needs_mac  # noqa: E402
 from test_protocol import KEY, NOW_S, OTHER_KEY, MemoryCounter  # noqa: E402
 
 try:

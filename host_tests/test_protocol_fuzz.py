@@ -15,10 +15,11 @@ import json
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from pump import protocol as P
+from pump import schema as P
 from pump import titration
-from pump.protocol import Protocol, iso_to_clock_s, needs_mac
-from pump.units import UnitError
+from pump.protocol import Protocol
+from pump.schema import needs_mac
+from pump.units import UnitError, iso_to_clock_s
 from test_protocol import KEY, NOW_S, OTHER_KEY, MemoryCounter, RecordingHandler
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

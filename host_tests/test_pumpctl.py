@@ -19,7 +19,9 @@ import pytest
 
 import mpenv
 import pumpctl
-from pump.protocol import COMMANDS, Protocol, iso_to_clock_s
+from pump.protocol import Protocol
+from pump.schema import COMMANDS
+from pump.units import iso_to_clock_s
 from test_protocol import KEY, NOW_S, MemoryCounter, RecordingHandler
 
 KEY_HEX = KEY.hex()
@@ -252,6 +254,11 @@ SUBCOMMANDS = (
     (["bench", "pressure", "--mpsi", "25000"], "bench", {"fault": "pressure", "mpsi": 25000}),
     (["bench", "clear"], "bench", {"fault": "clear", "mpsi": None}),
     (["selftest"], "selftest", {}),
+    (["plan", "starting_dose", "--screening-mcg", "50", "--effect-h", "6"], "plan",
+     {"what": "starting_dose", "screening_ng": 50000, "effect_h": 6, "days": None, "hours": None, "effects": None}),
+    (["plan", "flex_preview", "--effects", "22:00=40"], "plan",
+     {"what": "flex_preview", "screening_ng": None, "effect_h": None, "days": None, "hours": None,
+      "effects": ((79200000, 40000),)}),
 )
 
 

@@ -125,6 +125,17 @@ def build_parser():
     command("set-clock", "set the pump's clock (default: this computer's local time)", "set_clock",
             lambda a: {"iso": a.iso or datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")}
             ).add_argument("iso", nargs="?", metavar="YYYY-MM-DDTHH:MM:SS")
+    sub = command("plan", "clinician's planning aids: starting dose, drug-holiday taper, flex lead time, "
+                          "CSF preview (they change nothing)", "plan",
+                  lambda a: present(what=a.what, screening_mcg=a.screening_mcg, effect_h=a.effect_h,
+                                    days=a.days, hours=a.hours, effects=a.effects))
+    sub.add_argument("what", choices=("starting_dose", "taper", "flex_preview", "csf_curve"))
+    sub.add_argument("--screening-mcg", type=number, help="starting_dose: the effective screening bolus")
+    sub.add_argument("--effect-h", type=int, help="starting_dose: how long its effect lasted")
+    sub.add_argument("--days", type=int, help="taper: over how many days (14-28)")
+    sub.add_argument("--hours", type=int, help="csf_curve: how far ahead")
+    sub.add_argument("--effects", nargs="+", type=step, metavar="HH:MM=MCG_PER_H",
+                     help="flex_preview: the rate wanted from each time of effect")
     sub = command("bench", "inject a fault (bench-enable jumper only)", "bench",
                   lambda a: present(fault=a.fault, mpsi=a.mpsi))
     sub.add_argument("fault", choices=("pressure", "stall", "empty", "clear"))

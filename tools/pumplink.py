@@ -21,7 +21,8 @@ import time
 import mpenv
 
 mpenv.add_to_sys_path()
-from pump.protocol import AUTH_COMMAND, MAX_LINE_BYTES, needs_mac  # noqa: E402
+from pump.protocol import MAX_LINE_BYTES  # noqa: E402
+from pump.schema import AUTH_COMMAND, needs_mac  # noqa: E402
 
 KEY_BYTES = 32
 

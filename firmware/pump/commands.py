@@ -7,9 +7,10 @@ history, so every way of programming the pump (serial, scenario, bench)
 meets the same rules. A refusal raises CommandError listing every rule
 broken; nothing changes on a refusal.
 """
-from pump import alarms, druglib, events, titration
+from pump import alarms, clinical, druglib, events, titration
 from pump.prescription import Prescription
-from pump.protocol import CommandError, Protocol, needs_mac
+from pump.protocol import Protocol
+from pump.schema import CommandError, needs_mac
 from pump.stops import STOP_COMMAND, STOP_EMPTY, STOP_OCCLUSION, STOP_STALL, STOP_STORAGE, reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, ms_to_hhmm
 
@@ -20,6 +21,8 @@ PROTOCOL_EVENTS = {"bad_mac": events.AUTH_FAILED, "replay": events.AUTH_FAILED,
                    "bench_refused": events.BENCH_FAULT, "counter_store_failed": events.STORAGE_FALLBACK,
                    "protocol_fault": events.CRASH}
 BENCH_FAULTS = ("clear", "pressure", "stall", "empty")
+PLAN_NEEDS = {"starting_dose": ("screening_ng", "effect_h"), "taper": ("days",),
+              "flex_preview": ("effects",), "csf_curve": ("hours",)}
 
 
 class _CounterStore:
@@ -101,6 +104,32 @@ class Commands:
     def _log(self, args, now_s):
         return {"entries": [[seq, t, events.NAMES.get(code, code), a, b]
                             for seq, t, code, a, b in self.ctl.log.newest(args["n"])]}
+
+    def _plan(self, args, now_s):
+        """The clinical helpers (pump.clinical), in mcg for people. A plan is
+        a proposal: programming it goes through set_prescription's checks."""
+        what, ctl = args["what"], self.ctl
+        missing = [name for name in PLAN_NEEDS[what] if args[name] is None]
+        if missing:
+            raise CommandError("bad_args", "plan %s needs %s" % (what, ", ".join(missing)))
+        if what == "starting_dose":
+            return {"daily_mcg": _mcg(clinical.starting_daily_ng(args["screening_ng"], args["effect_h"] * 3600))}
+        if what == "flex_preview":
+            rows = clinical.flex_preview(args["effects"])["rows"]
+            return {"steps": [{"start": r["starts_at"], "for_effect_at": r["effect_at"],
+                               "mcg_per_h": _mcg(r["ng_per_h"])} for r in rows]}
+        if ctl.prescription is None or ctl.history is None:
+            raise CommandError("no_prescription", "plan %s works from the programmed prescription" % what)
+        if what == "taper":
+            try:
+                plan = clinical.holiday_taper(ctl.prescription.daily_ng(), args["days"], ctl.patient,
+                                              ctl.history.initial_ng)
+            except ValueError as exc:
+                raise CommandError("bad_args", str(exc))
+            return {"taper": [{"day": day, "daily_mcg": _mcg(ng)} for day, ng in plan["taper"]],
+                    "restart_daily_mcg": _mcg(plan["restart"]["daily_ng"])}
+        curve = clinical.csf_curve(ctl.prescription, args["hours"], ctl.ms)
+        return {"note": curve["note"], "csf_ng_per_ml": [{"hour": m // 60, "ng_per_ml": c} for m, c in curve["samples"]]}
 
     def _version(self, args, now_s):
         return {"firmware": FIRMWARE_VERSION, "board": self.ctl.board.calibration.get("board", "?")}
@@ -234,5 +263,5 @@ class Commands:
 
 
 _COMMAND_CODES = {name: i + 1 for i, name in enumerate((
-    "status", "prescription", "reservoir", "alarms", "log", "version", "patient", "set_prescription",
+    "status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient", "set_prescription",
     "refill", "bolus", "stop", "resume", "ack", "silence", "settings", "set_clock", "bench", "selftest"))}

@@ -25,7 +25,7 @@ counts towards the lockout: MAX_FAILURES bad MACs in a row lock programming
 for LOCKOUT_S; read-only commands keep working meanwhile. Replays are logged
 but not counted: they guess nothing about the key.
 
-Arguments are checked here, against the COMMANDS table, and converted to the
+Arguments are checked against the COMMANDS table (pump.schema), and converted to the
 pump's integer units (pump.units), so the handler behind the protocol trusts
 what it gets. The limits in the table are what the pump can represent and the
 mechanism can do, not clinical limits: those belong to the drug library.
@@ -35,7 +35,7 @@ import json
 
 from pump.compat import const
 from pump.hmac256 import DIGEST_BYTES, HmacSha256, digests_equal
-from pump.units import NG_PER_MCG, NL_PER_ML, UnitError, hhmm_to_ms, mcg_to_ng, ml_to_nl, to_int_units
+from pump.schema import AUTH_COMMAND, COMMANDS, CommandError, convert_fields, is_int, safe_word
 
 PROTOCOL_VERSION = const(1)
 MAX_LINE_BYTES = const(512)
@@ -52,7 +52,6 @@ BAD_JSON = "bad_json"
 NOT_OBJECT = "not_object"
 BAD_REQUEST = "bad_request"
 UNKNOWN_COMMAND = "unknown_command"
-BAD_ARGS = "bad_args"
 AUTH_REQUIRED = "auth_required"
 NOT_PROVISIONED = "not_provisioned"
 BAD_MAC = "bad_mac"
@@ -61,103 +60,6 @@ REPLAY = "replay"
 BENCH_DISABLED = "bench_disabled"
 STORAGE = "storage"
 INTERNAL = "internal"
-
-AUTH_COMMAND = "auth"  # answered by the protocol itself: counter, lockout, bench jumper
-
-# Argument kinds: how a value on the wire becomes a value the pump keeps.
-MCG = "mcg"        # a number of mcg -> whole ng (also mcg/h -> ng/h, mcg/mL -> ng/mL)
-ML = "ml"          # a number of mL -> whole nL
-WHOLE = "whole"    # a whole number in the unit its name carries
-HHMM = "hhmm"      # "HH:MM" -> ms since midnight
-CLOCK = "clock"    # "YYYY-MM-DDTHH:MM:SS" -> s since 2000-01-01 (RTC epoch)
-TEXT = "text"      # a reason for the event log: printable, limits are lengths
-FLAG = "flag"      # true or false
-CHOICE = "choice"  # one of the words in limits
-STEPS = "steps"    # a list of STEP_FIELDS objects -> sorted ((start_ms, ng_per_h), ...)
-
-REQUIRED = "required"  # default for an argument that must be given
-_SCALE = {MCG: NG_PER_MCG, ML: NL_PER_ML, WHOLE: 1}
-
-# One field: wire name -> (kind, name the handler gets, default, limits).
-# Numeric limits are inclusive and in the pump's units; a default of None
-# means "not given", which the handler reads as "leave as is".
-STEP_FIELDS = {
-    "start": (HHMM, "start_ms", REQUIRED, None),
-    # 1 mL/h (the monograph's ceiling) of the strongest standard concentration
-    "mcg_per_h": (MCG, "ng_per_h", REQUIRED, (0, 2000 * NG_PER_MCG)),
-}
-
-
-def _check_bench(args):
-    if (args["fault"] == "pressure") != (args["mpsi"] is not None):
-        raise CommandError(BAD_ARGS, "mpsi is required with fault pressure, and only with it")
-
-
-def _check_settings(args):
-    if args["low_reservoir_nl"] is None and args["low_reservoir_days"] is None:
-        raise CommandError(BAD_ARGS, "give low_reservoir_ml, low_reservoir_days or both")
-
-
-# name -> (needs a MAC, fields, check across fields or None)
-COMMANDS = {
-    AUTH_COMMAND: (False, {}, None),
-    "status": (False, {}, None),
-    "prescription": (False, {}, None),
-    "reservoir": (False, {}, None),
-    "alarms": (False, {}, None),
-    "log": (False, {"n": (WHOLE, "n", 10, (1, 50))}, None),
-    "version": (False, {}, None),
-    "patient": (True, {
-        "origin": (CHOICE, "origin", REQUIRED, ("spinal", "cerebral")),
-        "age_years": (WHOLE, "age_years", REQUIRED, (0, 120)),
-        "days_since_implant": (WHOLE, "days_since_implant", REQUIRED, (0, 36500)),
-    }, None),
-    "set_prescription": (True, {
-        # a flex day needs a few steps; ten is plenty and still fits in a line
-        "steps": (STEPS, "steps", REQUIRED, (1, 10)),
-        "kind": (CHOICE, "kind", None, ("titration", "refill", "taper", "restart")),  # titration.KINDS
-        "dilution": (FLAG, "dilution", False, None),
-        "override": (TEXT, "override", None, (1, 120)),
-    }, None),
-    "refill": (True, {
-        "add_ml": (ML, "add_nl", REQUIRED, (1, 50 * NL_PER_ML)),
-        "concentration_mcg_per_ml": (MCG, "concentration_ng_per_ml", REQUIRED, (1, 2000 * NG_PER_MCG)),
-        "dilution": (FLAG, "dilution", False, None),
-        "confirm": (FLAG, "confirm", False, None),
-    }, None),
-    "bolus": (True, {
-        "mcg": (MCG, "ng", REQUIRED, (1, 1000 * NG_PER_MCG)),
-        "override": (TEXT, "override", None, (1, 120)),
-    }, None),
-    "stop": (True, {"reason": (TEXT, "reason", REQUIRED, (1, 120))}, None),
-    "resume": (True, {}, None),
-    "ack": (True, {}, None),
-    "silence": (True, {}, None),
-    "settings": (True, {
-        "low_reservoir_ml": (ML, "low_reservoir_nl", None, (0, 50 * NL_PER_ML)),
-        "low_reservoir_days": (WHOLE, "low_reservoir_days", None, (0, 90)),
-    }, _check_settings),
-    "set_clock": (True, {"iso": (CLOCK, "clock_s", REQUIRED, None)}, None),
-    "bench": (True, {
-        "fault": (CHOICE, "fault", REQUIRED, ("pressure", "stall", "empty", "clear")),
-        "mpsi": (WHOLE, "mpsi", None, (0, 30000)),  # the transducer's 0-30 psi
-    }, _check_bench),
-    "selftest": (True, {}, None),
-}
-
-
-def needs_mac(name):
-    """True for a state-changing command (host tools ask before framing a line)."""
-    return COMMANDS[name][0]
-
-
-class CommandError(Exception):
-    """A refusal with a short machine-readable code and a message for people."""
-
-    def __init__(self, code, message):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
 
 
 class Protocol:
@@ -252,7 +154,7 @@ class Protocol:
 
     def _fresh_counter(self, message, now_s):
         ctr = message.get("ctr")
-        if not _is_int(ctr) or not 1 <= ctr <= MAX_COUNTER:
+        if not is_int(ctr) or not 1 <= ctr <= MAX_COUNTER:
             raise CommandError(BAD_REQUEST, "ctr: expected a whole number 1..%d" % MAX_COUNTER)
         last = self._counter.get()
         if ctr <= last:
@@ -265,14 +167,14 @@ class Protocol:
         name = message["cmd"]
         entry = COMMANDS.get(name)
         if entry is None:
-            raise CommandError(UNKNOWN_COMMAND, "unknown command %s" % _word(name))
+            raise CommandError(UNKNOWN_COMMAND, "unknown command %s" % safe_word(name))
         mac_needed, fields, check = entry
         if mac_needed and ctr is None:
             raise CommandError(AUTH_REQUIRED, "%s changes the pump: it needs a MAC and a counter" % name)
         if name == "bench" and not self._bench_enabled:
             self._event("bench_refused", now_s, {})
             raise CommandError(BENCH_DISABLED, "bench fault injection needs the bench-enable jumper at boot")
-        args = _convert_fields(fields, message.get("args", {}), name)
+        args = convert_fields(fields, message.get("args", {}), name)
         if check is not None:
             check(args)
         if ctr is not None:
@@ -315,21 +217,6 @@ def _encode(reply):
 _INTERNAL_REPLY = _encode({"ok": False, "error": INTERNAL, "message": "command failed inside the pump; see the event log"})
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _word(text):
-    """`text` if it is a short lowercase word, so replies never echo control
-    characters or long input back to a terminal."""
-    if isinstance(text, str) and 0 < len(text) <= 32:
-        for ch in text:
-            if ch not in "abcdefghijklmnopqrstuvwxyz0123456789_":
-                return "(not a command name)"
-        return text
-    return "(not a command name)"
-
-
 def _parse_body(body):
     try:
         text = str(body, "utf-8")
@@ -343,114 +230,7 @@ def _parse_body(body):
         raise CommandError(NOT_OBJECT, "body must be a JSON object")
     for key in message:
         if key not in ("cmd", "args", "ctr"):
-            raise CommandError(BAD_REQUEST, "unexpected field %s (fields: cmd, args, ctr)" % _word(key))
+            raise CommandError(BAD_REQUEST, "unexpected field %s (fields: cmd, args, ctr)" % safe_word(key))
     if not isinstance(message.get("cmd"), str):
         raise CommandError(BAD_REQUEST, "cmd: expected a command name")
     return message
-
-
-def _convert_fields(fields, given, where):
-    """Every field of `fields` from the object `given`, converted; unknown names refused."""
-    if not isinstance(given, dict):
-        raise CommandError(BAD_ARGS, "%s: arguments must be a JSON object" % where)
-    for name in given:
-        if name not in fields:
-            raise CommandError(BAD_ARGS, "%s: unexpected argument %s" % (where, _word(name)))
-    converted = {}
-    for name, (kind, key, default, limits) in fields.items():
-        if name in given:
-            converted[key] = _convert_value(kind, given[name], limits, name)
-        elif default == REQUIRED:
-            raise CommandError(BAD_ARGS, "%s: missing argument %s" % (where, name))
-        else:
-            converted[key] = default
-    return converted
-
-
-def _convert_value(kind, value, limits, name):
-    try:
-        if kind == MCG:
-            number = mcg_to_ng(value, name)
-        elif kind == ML:
-            number = ml_to_nl(value, name)
-        elif kind == WHOLE:
-            number = to_int_units(value, 1, name)
-        elif kind == HHMM:
-            return hhmm_to_ms(value, name)
-        elif kind == CLOCK:
-            return iso_to_clock_s(value, name)
-        elif kind == TEXT:
-            return _text(value, limits, name)
-        elif kind == FLAG:
-            if value is True or value is False:
-                return value
-            raise CommandError(BAD_ARGS, "%s: expected true or false" % name)
-        elif kind == CHOICE:
-            if isinstance(value, str) and value in limits:
-                return value
-            raise CommandError(BAD_ARGS, "%s: expected one of %s" % (name, ", ".join(limits)))
-        else:  # STEPS
-            return _steps(value, limits, name)
-    except (ValueError, OverflowError) as exc:  # UnitError; NaN and infinity from a float
-        raise CommandError(BAD_ARGS, str(exc))
-    low, high = limits
-    if not low <= number <= high:
-        scale = _SCALE[kind]
-        raise CommandError(BAD_ARGS, "%s: must be %s to %s" % (name, _shown(low, scale), _shown(high, scale)))
-    return number
-
-
-def _shown(number, scale):
-    """A limit back in the units people type (display only)."""
-    return "%d" % number if scale == 1 else "%g" % (number / scale)
-
-
-def _text(value, limits, name):
-    if not isinstance(value, str) or not limits[0] <= len(value) <= limits[1]:
-        raise CommandError(BAD_ARGS, "%s: expected text of %d to %d characters" % (name, limits[0], limits[1]))
-    for ch in value:
-        code = ord(ch)
-        if code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
-            raise CommandError(BAD_ARGS, "%s: control characters are not allowed" % name)
-    return value
-
-
-def _steps(value, limits, name):
-    if not isinstance(value, list) or not limits[0] <= len(value) <= limits[1]:
-        raise CommandError(BAD_ARGS, "%s: expected a list of %d to %d steps" % (name, limits[0], limits[1]))
-    steps = []
-    starts = set()
-    for item in value:
-        step = _convert_fields(STEP_FIELDS, item, "step")
-        if step["start_ms"] in starts:
-            raise CommandError(BAD_ARGS, "%s: two steps start at the same time" % name)
-        starts.add(step["start_ms"])
-        steps.append((step["start_ms"], step["ng_per_h"]))
-    return tuple(sorted(steps))
-
-
-_DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365)
-_ISO_SHAPE = "dddd-dd-ddTdd:dd:dd"
-
-
-def iso_to_clock_s(text, what="iso"):
-    """'2026-03-02T08:00:00' (local time) -> s since 2000-01-01T00:00:00, the RTC epoch.
-
-    Years 2000-2099 only: the DS3231 keeps no century, and within them every
-    fourth year is a leap year.
-    """
-    if not isinstance(text, str) or len(text) != len(_ISO_SHAPE):
-        raise UnitError("%s: expected YYYY-MM-DDTHH:MM:SS" % what)
-    for shape, ch in zip(_ISO_SHAPE, text):
-        if (ch not in "0123456789") if shape == "d" else (ch != shape):
-            raise UnitError("%s: expected YYYY-MM-DDTHH:MM:SS" % what)
-    year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
-    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
-    if not (2000 <= year <= 2099 and 1 <= month <= 12 and hour <= 23 and minute <= 59 and second <= 59):
-        raise UnitError("%s: not a date and time in 2000-2099" % what)
-    leap_day = 1 if year % 4 == 0 and month > 2 else 0
-    month_days = _DAYS_BEFORE_MONTH[month] - _DAYS_BEFORE_MONTH[month - 1] + (1 if year % 4 == 0 and month == 2 else 0)
-    if not 1 <= day <= month_days:
-        raise UnitError("%s: no such day" % what)
-    days = (year - 2000) * 365 + (year - 1997) // 4 + _DAYS_BEFORE_MONTH[month - 1] + leap_day + day - 1
-    return ((days * 24 + hour) * 60 + minute) * 60 + second

@@ -56,3 +56,30 @@ def hhmm_to_ms(text, what="start"):
 def ms_to_hhmm(ms):
     minutes = ms // 60_000
     return "%02d:%02d" % (minutes // 60, minutes % 60)
+
+
+_DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365)
+_ISO_SHAPE = "dddd-dd-ddTdd:dd:dd"
+
+
+def iso_to_clock_s(text, what="iso"):
+    """'2026-03-02T08:00:00' (local time) -> s since 2000-01-01T00:00:00, the RTC epoch.
+
+    Years 2000-2099 only: the DS3231 keeps no century, and within them every
+    fourth year is a leap year.
+    """
+    if not isinstance(text, str) or len(text) != len(_ISO_SHAPE):
+        raise UnitError("%s: expected YYYY-MM-DDTHH:MM:SS" % what)
+    for shape, ch in zip(_ISO_SHAPE, text):
+        if (ch not in "0123456789") if shape == "d" else (ch != shape):
+            raise UnitError("%s: expected YYYY-MM-DDTHH:MM:SS" % what)
+    year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    if not (2000 <= year <= 2099 and 1 <= month <= 12 and hour <= 23 and minute <= 59 and second <= 59):
+        raise UnitError("%s: not a date and time in 2000-2099" % what)
+    leap_day = 1 if year % 4 == 0 and month > 2 else 0
+    month_days = _DAYS_BEFORE_MONTH[month] - _DAYS_BEFORE_MONTH[month - 1] + (1 if year % 4 == 0 and month == 2 else 0)
+    if not 1 <= day <= month_days:
+        raise UnitError("%s: no such day" % what)
+    days = (year - 2000) * 365 + (year - 1997) // 4 + _DAYS_BEFORE_MONTH[month - 1] + leap_day + day - 1
+    return ((days * 24 + hour) * 60 + minute) * 60 + second

@@ -2,6 +2,8 @@
 # micropython-heap: 320K
 # (the pump logic is ~110K of it on the 64-bit unix port; the simulated board,
 # its ledgers and the exact dose checker need the rest)
+import json
+
 from simcase import run
 
 MCG_PER_STEP_AT_500 = 500 / 12_732  # one step of 500 mcg/mL, nominal calibration
@@ -78,3 +80,21 @@ def test_a_second_bolus_within_24_h_is_refused_and_changes_nothing():
     assert '"error": "refused"' in results["replies"][1] and "bolus_too_soon" in results["replies"][1]
     (programmed, delivered), = daily_mcg(results)
     assert abs(programmed - 770) < 1e-9 and abs(delivered - programmed) <= MCG_PER_STEP_AT_500
+
+
+def test_the_clinical_planning_aids_answer_over_the_protocol_and_change_nothing():
+    sim, _results = run(1)
+    before = sim.ctl.prescription
+
+    def ask(args):
+        return json.loads(sim.line(json.dumps({"cmd": "plan", "args": args}).encode()))
+
+    assert ask({"what": "starting_dose", "screening_mcg": 50, "effect_h": 6})["daily_mcg"] == 100
+    assert ask({"what": "starting_dose", "screening_mcg": 50, "effect_h": 10})["daily_mcg"] == 50
+    flex = ask({"what": "flex_preview", "effects": [{"start": "22:00", "mcg_per_h": 40}]})
+    assert flex["steps"][0]["start"] == "20:00"
+    taper = ask({"what": "taper", "days": 14})["taper"]
+    assert len(taper) == 14 and taper[-1]["daily_mcg"] == 12  # down to the spinal hard minimum
+    curve = ask({"what": "csf_curve", "hours": 24})["csf_ng_per_ml"]
+    assert curve[0]["ng_per_ml"] == 0 and 990 <= curve[-1]["ng_per_ml"] <= 1000  # 30 mcg/h / 30 mL/h
+    assert sim.ctl.prescription == before

@@ -1,0 +1,213 @@
+"""The command table: what each protocol command takes, checked at the boundary.
+
+One table (COMMANDS) names every command, whether it needs a MAC, and each
+argument's kind, its name for the handler, its default and its limits; one
+function (convert_fields) checks a command's arguments against it and turns
+them into the pump's integer units (pump.units). So the controller behind
+the protocol trusts what it gets, and a reader sees every argument in one
+place. The limits are what the pump can represent and the mechanism can do,
+not clinical limits: those belong to the drug library.
+"""
+from pump.units import NG_PER_MCG, NL_PER_ML, hhmm_to_ms, iso_to_clock_s, mcg_to_ng, ml_to_nl, to_int_units
+
+BAD_ARGS = "bad_args"
+AUTH_COMMAND = "auth"  # answered by the protocol itself: counter, lockout, bench jumper
+
+# Argument kinds: how a value on the wire becomes a value the pump keeps.
+MCG = "mcg"        # a number of mcg -> whole ng (also mcg/h -> ng/h, mcg/mL -> ng/mL)
+ML = "ml"          # a number of mL -> whole nL
+WHOLE = "whole"    # a whole number in the unit its name carries
+HHMM = "hhmm"      # "HH:MM" -> ms since midnight
+CLOCK = "clock"    # "YYYY-MM-DDTHH:MM:SS" -> s since 2000-01-01 (RTC epoch)
+TEXT = "text"      # a reason for the event log: printable, limits are lengths
+FLAG = "flag"      # true or false
+CHOICE = "choice"  # one of the words in limits
+STEPS = "steps"    # a list of STEP_FIELDS objects -> sorted ((start_ms, ng_per_h), ...)
+
+REQUIRED = "required"  # default for an argument that must be given
+_SCALE = {MCG: NG_PER_MCG, ML: NL_PER_ML, WHOLE: 1}
+
+# One field: wire name -> (kind, name the handler gets, default, limits).
+# Numeric limits are inclusive and in the pump's units; a default of None
+# means "not given", which the handler reads as "leave as is".
+STEP_FIELDS = {
+    "start": (HHMM, "start_ms", REQUIRED, None),
+    # 1 mL/h (the monograph's ceiling) of the strongest standard concentration
+    "mcg_per_h": (MCG, "ng_per_h", REQUIRED, (0, 2000 * NG_PER_MCG)),
+}
+
+
+def _check_bench(args):
+    if (args["fault"] == "pressure") != (args["mpsi"] is not None):
+        raise CommandError(BAD_ARGS, "mpsi is required with fault pressure, and only with it")
+
+
+def _check_settings(args):
+    if args["low_reservoir_nl"] is None and args["low_reservoir_days"] is None:
+        raise CommandError(BAD_ARGS, "give low_reservoir_ml, low_reservoir_days or both")
+
+
+# name -> (needs a MAC, fields, check across fields or None)
+COMMANDS = {
+    AUTH_COMMAND: (False, {}, None),
+    "status": (False, {}, None),
+    "prescription": (False, {}, None),
+    "reservoir": (False, {}, None),
+    "alarms": (False, {}, None),
+    "log": (False, {"n": (WHOLE, "n", 10, (1, 50))}, None),
+    "version": (False, {}, None),
+    # clinician's planning aids (pump.clinical): they propose, they change nothing
+    "plan": (False, {
+        "what": (CHOICE, "what", REQUIRED, ("starting_dose", "taper", "flex_preview", "csf_curve")),
+        "screening_mcg": (MCG, "screening_ng", None, (1, 100 * NG_PER_MCG)),
+        "effect_h": (WHOLE, "effect_h", None, (0, 48)),
+        "days": (WHOLE, "days", None, (1, 60)),
+        "hours": (WHOLE, "hours", None, (1, 96)),
+        "effects": (STEPS, "effects", None, (1, 10)),
+    }, None),
+    "patient": (True, {
+        "origin": (CHOICE, "origin", REQUIRED, ("spinal", "cerebral")),
+        "age_years": (WHOLE, "age_years", REQUIRED, (0, 120)),
+        "days_since_implant": (WHOLE, "days_since_implant", REQUIRED, (0, 36500)),
+    }, None),
+    "set_prescription": (True, {
+        # a flex day needs a few steps; ten is plenty and still fits in a line
+        "steps": (STEPS, "steps", REQUIRED, (1, 10)),
+        "kind": (CHOICE, "kind", None, ("titration", "refill", "taper", "restart")),  # titration.KINDS
+        "dilution": (FLAG, "dilution", False, None),
+        "override": (TEXT, "override", None, (1, 120)),
+    }, None),
+    "refill": (True, {
+        "add_ml": (ML, "add_nl", REQUIRED, (1, 50 * NL_PER_ML)),
+        "concentration_mcg_per_ml": (MCG, "concentration_ng_per_ml", REQUIRED, (1, 2000 * NG_PER_MCG)),
+        "dilution": (FLAG, "dilution", False, None),
+        "confirm": (FLAG, "confirm", False, None),
+    }, None),
+    "bolus": (True, {
+        "mcg": (MCG, "ng", REQUIRED, (1, 1000 * NG_PER_MCG)),
+        "override": (TEXT, "override", None, (1, 120)),
+    }, None),
+    "stop": (True, {"reason": (TEXT, "reason", REQUIRED, (1, 120))}, None),
+    "resume": (True, {}, None),
+    "ack": (True, {}, None),
+    "silence": (True, {}, None),
+    "settings": (True, {
+        "low_reservoir_ml": (ML, "low_reservoir_nl", None, (0, 50 * NL_PER_ML)),
+        "low_reservoir_days": (WHOLE, "low_reservoir_days", None, (0, 90)),
+    }, _check_settings),
+    "set_clock": (True, {"iso": (CLOCK, "clock_s", REQUIRED, None)}, None),
+    "bench": (True, {
+        "fault": (CHOICE, "fault", REQUIRED, ("pressure", "stall", "empty", "clear")),
+        "mpsi": (WHOLE, "mpsi", None, (0, 30000)),  # the transducer's 0-30 psi
+    }, _check_bench),
+    "selftest": (True, {}, None),
+}
+
+
+def needs_mac(name):
+    """True for a state-changing command (host tools ask before framing a line)."""
+    return COMMANDS[name][0]
+
+
+class CommandError(Exception):
+    """A refusal with a short machine-readable code and a message for people."""
+
+    def __init__(self, code, message):
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def safe_word(text):
+    """`text` if it is a short lowercase word, so replies never echo control
+    characters or long input back to a terminal."""
+    if isinstance(text, str) and 0 < len(text) <= 32:
+        for ch in text:
+            if ch not in "abcdefghijklmnopqrstuvwxyz0123456789_":
+                return "(not a command name)"
+        return text
+    return "(not a command name)"
+
+
+def convert_fields(fields, given, where):
+    """Every field of `fields` from the object `given`, converted; unknown names refused."""
+    if not isinstance(given, dict):
+        raise CommandError(BAD_ARGS, "%s: arguments must be a JSON object" % where)
+    for name in given:
+        if name not in fields:
+            raise CommandError(BAD_ARGS, "%s: unexpected argument %s" % (where, safe_word(name)))
+    converted = {}
+    for name, (kind, key, default, limits) in fields.items():
+        if name in given:
+            converted[key] = _convert_value(kind, given[name], limits, name)
+        elif default == REQUIRED:
+            raise CommandError(BAD_ARGS, "%s: missing argument %s" % (where, name))
+        else:
+            converted[key] = default
+    return converted
+
+
+def _convert_value(kind, value, limits, name):
+    try:
+        if kind == MCG:
+            number = mcg_to_ng(value, name)
+        elif kind == ML:
+            number = ml_to_nl(value, name)
+        elif kind == WHOLE:
+            number = to_int_units(value, 1, name)
+        elif kind == HHMM:
+            return hhmm_to_ms(value, name)
+        elif kind == CLOCK:
+            return iso_to_clock_s(value, name)
+        elif kind == TEXT:
+            return _text(value, limits, name)
+        elif kind == FLAG:
+            if value is True or value is False:
+                return value
+            raise CommandError(BAD_ARGS, "%s: expected true or false" % name)
+        elif kind == CHOICE:
+            if isinstance(value, str) and value in limits:
+                return value
+            raise CommandError(BAD_ARGS, "%s: expected one of %s" % (name, ", ".join(limits)))
+        else:  # STEPS
+            return _steps(value, limits, name)
+    except (ValueError, OverflowError) as exc:  # UnitError; NaN and infinity from a float
+        raise CommandError(BAD_ARGS, str(exc))
+    low, high = limits
+    if not low <= number <= high:
+        scale = _SCALE[kind]
+        raise CommandError(BAD_ARGS, "%s: must be %s to %s" % (name, _shown(low, scale), _shown(high, scale)))
+    return number
+
+
+def _shown(number, scale):
+    """A limit back in the units people type (display only)."""
+    return "%d" % number if scale == 1 else "%g" % (number / scale)
+
+
+def _text(value, limits, name):
+    if not isinstance(value, str) or not limits[0] <= len(value) <= limits[1]:
+        raise CommandError(BAD_ARGS, "%s: expected text of %d to %d characters" % (name, limits[0], limits[1]))
+    for ch in value:
+        code = ord(ch)
+        if code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            raise CommandError(BAD_ARGS, "%s: control characters are not allowed" % name)
+    return value
+
+
+def _steps(value, limits, name):
+    if not isinstance(value, list) or not limits[0] <= len(value) <= limits[1]:
+        raise CommandError(BAD_ARGS, "%s: expected a list of %d to %d steps" % (name, limits[0], limits[1]))
+    steps = []
+    starts = set()
+    for item in value:
+        step = convert_fields(STEP_FIELDS, item, "step")
+        if step["start_ms"] in starts:
+            raise CommandError(BAD_ARGS, "%s: two steps start at the same time" % name)
+        starts.add(step["start_ms"])
+        steps.append((step["start_ms"], step["ng_per_h"]))
+    return tuple(sorted(steps))
