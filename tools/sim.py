@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 from mpenv import ROOT, build_mpy, micropython_command, micropython_env
 from scenario import EPOCH, ScenarioError, normalise
@@ -89,14 +90,18 @@ def _hms(seconds):
     return "%dd %02d:%02d:%02d" % (seconds // 86400, seconds // 3600 % 24, seconds // 60 % 60, seconds % 60)
 
 
-def summary(rep, name):
-    lines = ["Simulated run: %s" % name, ""]
+def summary(rep, name, description):
+    lines = ["Simulated run: %s" % name]
+    if description:
+        lines += textwrap.wrap(description, 78, initial_indent="  ", subsequent_indent="  ")
+    lines.append("")
     lines.append("Dose per day (mcg)       programmed    delivered    difference")
     for d in rep["daily"]:
         lines.append("  day %3d              %12.3f %12.3f %+12.3f" % (
             d["day"], d["programmed_mcg"], d["delivered_mcg"], d["delivered_mcg"] - d["programmed_mcg"]))
-    lines += ["", "Volume: programmed %.3f uL, delivered %.3f uL; worst step-timing error %d step(s)"
-              % (rep["programmed_ul"], rep["delivered_ul"], rep["max_dose_error_steps"])]
+    lines += ["", "Volume: programmed %.3f uL, delivered %.3f uL" % (rep["programmed_ul"], rep["delivered_ul"]),
+              "Accuracy: while delivering, commanded steps stayed within %d step(s) of the ideal"
+              % rep["max_dose_error_steps"]]
     res = rep["reservoir"]
     lines.append("Reservoir: %.3f mL left (pump's estimate %.3f mL, never above), empty %s"
                  % (res["true_ml"], res["estimated_ml"], res["projected_empty"] or "- (not delivering)"))
@@ -129,7 +134,8 @@ def main(argv=None):
         print("%s: %s" % (args.scenario, str(exc).splitlines()[0]), file=sys.stderr)
         return 2
     rep = report(scenario, results)
-    print(json.dumps(rep, indent=2) if args.json else summary(rep, os.path.basename(args.scenario)))
+    print(json.dumps(rep, indent=2) if args.json else
+          summary(rep, os.path.basename(args.scenario), raw.get("description")))
     return 0
 
 

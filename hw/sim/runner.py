@@ -195,6 +195,7 @@ class Run:
     # ------------------------------------------------------------- events
     def _power_cut(self, off_ms):
         self.board.stepper.cancel()  # the driver dies with the MCU
+        self.checker.pause()  # not delivering while the power is off
         self.flash.restore_power()
         self.restarts += 1
         if off_ms:
