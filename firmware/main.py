@@ -9,7 +9,9 @@ driver in the background, so the board sleeps between them.
 A crash must never end delivery silently: any exception out of the loop is
 logged (as far as flash still allows) and the board resets; the pump then
 restores from flash, counts uncertain steps as delivered, and raises the
-`restart` alarm. A watchdog reset (a hang) ends the same way.
+`restart` alarm. A watchdog reset (a hang) ends the same way. A crash while
+starting, before there is a controller to restore the dose into, ends in
+fail_safe: the high alarm, no delivery, and no reset loop.
 """
 import board
 
@@ -46,7 +48,10 @@ def serve(hardware, ctl, commands, until=None):
 
 def main():
     hardware = board.build()
-    ctl, commands = start(hardware)
+    try:
+        ctl, commands = start(hardware)
+    except Exception:  # no controller, so no record of the dose: never guess one
+        fail_safe(hardware)
     try:
         serve(hardware, ctl, commands)
     except Exception as exc:  # the last line of defence: log, then reset loudly
@@ -55,6 +60,20 @@ def main():
         except Exception:
             pass
         hardware.reset()
+
+
+def fail_safe(hardware, until=None):
+    """The pump could not start (its state could not even be restored):
+    sound the high-priority alarm and stay here, not delivering, feeding the
+    watchdog so that a reset does not turn this into a silent boot loop.
+    Only a person (a deploy, a power cycle) ends it."""
+    hardware.stepper.cancel()
+    hardware.buzzer.play(alarms.TONE_HIGH_MS)
+    hardware.lamps.show(alarms.LAMPS[alarms.HIGH])
+    while until is None or not until(hardware):
+        hardware.watchdog.feed()
+        hardware.sleep_until(1000)
+    raise SystemExit("fail-safe")
 
 
 CRASH_KINDS = (MemoryError, OSError, ValueError, TypeError, KeyError, IndexError, AttributeError)

@@ -19,7 +19,7 @@ HEALTHY_PRESSURE_U16 = 6_800
 CONTRACT_ATTRIBUTES = ("stepper", "pressure", "buzzer", "lamps", "bench_enabled", "clock",
                        "watchdog", "fs", "serial", "calibration")
 CONTRACT_METHODS = ("end_of_travel", "at_home", "ack_pressed", "supply_mv", "temperature_mc",
-                    "sleep_until")
+                    "sleep_until", "inject", "selftest", "reset")
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 
@@ -236,3 +236,18 @@ def _at(hw, ms, action):
     """Make something happen in the outside world `ms` from now."""
     Timer = hw.machine.Timer
     return Timer(mode=Timer.ONE_SHOT, period=ms, callback=lambda _timer: action())
+
+
+def test_bench_injection_forces_one_fault_at_a_time_and_clear_ends_it(rig):
+    board = rig.boot()
+    healthy = board.pressure.read_mpsi()
+    board.inject("pressure", 12_000)
+    assert board.pressure.read_mpsi() == 12_000 and not board.end_of_travel()
+    board.inject("stall")
+    assert board.stepper.stalled() and board.stepper.stalled()  # held, not a one-off latch
+    assert board.pressure.read_mpsi() == healthy
+    board.inject("empty")
+    assert board.end_of_travel() and not board.stepper.stalled()
+    board.inject("clear")
+    assert not board.end_of_travel() and not board.stepper.stalled()
+    assert board.pressure.read_mpsi() == healthy

@@ -108,5 +108,5 @@ def test_the_pump_keeps_its_records_in_its_own_filesystem(pump, deployed):
     root, _key = deployed
     names = sorted(os.listdir(root / "data"))
     assert {"state.a", "state.b"} & set(names) and any(n.startswith("events") for n in names)
-    kinds = [entry[2] for entry in pump("log", "-n", "50")["entries"]]
+    kinds = [entry["event"] for entry in pump("log", "-n", "50")["entries"]]
     assert "prescription" in kinds and "alarm_raised" in kinds and "alarm_acknowledged" in kinds

@@ -11,11 +11,13 @@ zero date.
 The oscillator-stop flag (OSF, status bit 7) says the time was lost (battery
 flat or first power-up); `write_s` clears it, as setting the time makes it
 good again. The chip is always written in 24-hour mode and read in either.
-Days are counted here with the Gregorian rules the chip itself uses (its
-leap-year logic is good for 2000-2099; the century bit carries 2100-2199).
+Days are counted with the Gregorian rules the chip itself uses (its
+leap-year logic is good for 2000-2099; the century bit carries 2100-2199),
+by pump.units, which the protocol's clock commands share.
 """
 from hw.faults import StartupFault
 from pump.compat import const
+from pump.units import date_from_days, days_from_date
 
 ADDRESS = const(0x68)
 _REG_TIME = const(0x00)
@@ -29,40 +31,6 @@ _HOUR_12H = const(0x40)
 _HOUR_PM = const(0x20)
 _MONTH_CENTURY = const(0x80)
 S_PER_DAY = const(86_400)
-
-_DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
-
-
-def is_leap(year):
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
-def days_from_date(year, month, day):
-    """Days since 2000-01-01 of a Gregorian date in 2000-2199."""
-    n = year - 2000
-    days = 365 * n + (n + 3) // 4 - (n + 99) // 100 + (n + 399) // 400
-    days += _DAYS_BEFORE_MONTH[month - 1] + day - 1
-    if month > 2 and is_leap(year):
-        days += 1
-    return days
-
-
-def date_from_days(days):
-    """(year, month, day) of a day count since 2000-01-01."""
-    year = 2000
-    while True:
-        length = 366 if is_leap(year) else 365
-        if days < length:
-            break
-        days -= length
-        year += 1
-    month = 12
-    while True:
-        start = _DAYS_BEFORE_MONTH[month - 1] + (1 if month > 2 and is_leap(year) else 0)
-        if days >= start:
-            return year, month, days - start + 1
-        month -= 1
-
 
 def _from_bcd(byte):
     return (byte >> 4) * 10 + (byte & 0x0F)

@@ -32,8 +32,11 @@ class PressureSensor:
         self._samples_log2 = samples_log2
         # A healthy sensor never leaves 0.25-4.75 V: 1/16 of full scale past each end.
         self._margin_mpsi = full_scale_mpsi // 16
+        self.forced_mpsi = None  # bench injection (protocol `bench`, jumper only)
 
     def read_mpsi(self):
+        if self.forced_mpsi is not None:
+            return self.forced_mpsi
         u16 = read_average_u16(self._adc, self._samples_log2)
         return ((u16 - self._zero_u16) >> 1) * self._full_scale_mpsi // self._half_span_u16
 

@@ -76,6 +76,7 @@ class Stepper:
         self._forward = True
         self._last_due_ms = 0
         self._stall_seen = False
+        self.forced_stall = False  # bench injection (protocol `bench`, jumper only)
         enable_pin.value(1)
         self._sm = rp2.StateMachine(sm_id)
         self._start()
@@ -164,8 +165,9 @@ class Stepper:
         return 0
 
     def stalled(self):
-        """DIAG seen high since the last call (latched by its IRQ), or high now."""
-        seen = self._stall_seen or self._diag.value() == 1
+        """DIAG seen high since the last call (latched by its IRQ), or high
+        now, or forced by a bench injection (`forced_stall`)."""
+        seen = self._stall_seen or self._diag.value() == 1 or self.forced_stall
         self._stall_seen = False
         return seen
 

@@ -80,7 +80,9 @@ def report(scenario, results):
                          "lamps": [{"at_s": t // 1000, "lamp": colour, "on_ms": on, "off_ms": off}
                                    for t, colour, on, off in results["annunciations"]["lamps"]]},
         "wake_ups": results["wakes"],
-        "command_replies": results["replies"],
+        # as objects with sorted keys: MicroPython's json writes dict keys in another order
+        "command_replies": [json.loads(r, object_pairs_hook=lambda pairs: dict(sorted(pairs)))
+                            for r in results["replies"]],
     }
 
 

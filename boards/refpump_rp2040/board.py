@@ -36,6 +36,8 @@ _KEY_BYTES = 32
 
 
 class Board:
+    name = "refpump_rp2040 rev A"
+
     def __init__(self, stepper, pressure, end_switch, home_switch, buzzer, lamps, ack,
                  supply, die_temperature, clock, watchdog, fs, serial, calibration,
                  bench_enabled, device_key, startup_faults,
@@ -59,9 +61,19 @@ class Board:
         self._die_temperature = die_temperature
         self._use_lightsleep = use_lightsleep
         self._sleep_slice_ms = sleep_slice_ms
+        self._forced_empty = False
+
+    def inject(self, fault, mpsi=None):
+        """Bench fault injection (protocol `bench`, which refuses it unless
+        the BENCH-ENABLE jumper was fitted at boot): force a pressure
+        reading, a stall on DIAG, or the end-of-travel switch; `clear` ends
+        them all."""
+        self.pressure.forced_mpsi = mpsi if fault == "pressure" else None
+        self.stepper.forced_stall = fault == "stall"
+        self._forced_empty = fault == "empty"
 
     def end_of_travel(self):
-        return self._end_switch.active()
+        return self._forced_empty or self._end_switch.active()
 
     def at_home(self):
         return self._home_switch.active()

@@ -14,6 +14,8 @@ from hw.sim.physics import Mechanism
 
 
 class SimBoard:
+    name = "sim: the reference board, simulated"
+
     def __init__(self, start_day, start_ms, seed=1, fill_nl=20_000_000, calibration=None,
                  true_steps_per_ml=None, flash=None, bench_enabled=True):
         self.calibration = dict(DEFAULT_CALIBRATION)
@@ -59,16 +61,13 @@ class SimBoard:
         return self.temperature
 
     def inject(self, fault, mpsi=None):
-        """Bench fault injection (protocol `bench`, bench jumper only)."""
+        """Bench fault injection (protocol `bench`), as the reference board
+        does it: one fault at a time, `clear` ends it. A forced stall also
+        stops the simulated plunger (a jam, as DIAG would report it)."""
         mech = self.mechanism
-        if fault == "pressure":
-            mech.forced_mpsi = mpsi
-        elif fault == "stall":
-            mech.stalled = True
-        elif fault == "empty":
-            mech.forced_empty = True
-        else:
-            mech.forced_mpsi, mech.stalled, mech.forced_empty = None, False, False
+        mech.forced_mpsi = mpsi if fault == "pressure" else None
+        mech.stalled = fault == "stall"
+        mech.forced_empty = fault == "empty"
 
     def selftest(self, alarm_patterns):
         """Moving the motor and waiting on the buzzer take real time, which

@@ -168,18 +168,6 @@ class Episode:
         return cls(kind, PRIORITY_NAMES.index(record[1]), record[2], record[3],
                    record[4], record[5])
 
-    def report(self, start_s):
-        """The scenario report's alarm entry: times in seconds since `start_s`."""
-        return {"kind": KIND_NAMES[self.kind], "priority": PRIORITY_NAMES[self.priority],
-                "raised_s": _since(self.raised_s, start_s),
-                "acknowledged_s": _since(self.acknowledged_s, start_s),
-                "cleared_s": _since(self.cleared_s, start_s),
-                "escalated_s": _since(self.escalated_s, start_s)}
-
-
-def _since(t_s, start_s):
-    return None if t_s is None else t_s - start_s
-
 
 def _ignore_event(event, kind, now_s):
     pass

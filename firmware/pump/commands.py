@@ -12,7 +12,7 @@ from pump.prescription import Prescription
 from pump.protocol import Protocol
 from pump.schema import CommandError, needs_mac
 from pump.stops import STOP_COMMAND, STOP_EMPTY, STOP_OCCLUSION, STOP_STALL, STOP_STORAGE, reason_names
-from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, ms_to_hhmm
+from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, clock_s_to_iso, ms_to_hhmm
 
 FIRMWARE_VERSION = "0.1.0"
 REFILL_VISIT_S = 24 * 3600  # a refill-visit change must follow a refill within a day
@@ -50,6 +50,10 @@ def _mcg(ng):
     return ng / NG_PER_MCG
 
 
+def _when(clock_s):
+    return None if clock_s is None else clock_s_to_iso(clock_s)
+
+
 class Commands:
     def __init__(self, ctl, key):
         self.ctl = ctl
@@ -79,7 +83,7 @@ class Commands:
                 "remaining_ml": ctl.reservoir.remaining_nl() / NL_PER_ML,
                 "alarms": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if ctl.alarms.active(k)],
                 "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
-                "time_s": now_s}
+                "time": clock_s_to_iso(now_s)}
 
     def _prescription(self, args, now_s):
         rx = self.ctl.prescription
@@ -99,11 +103,14 @@ class Commands:
     def _alarms(self, args, now_s):
         am = self.ctl.alarms
         return {"active": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if am.active(k)],
-                "history": [e.report(0) for e in am.history]}
+                "history": [{"kind": alarms.KIND_NAMES[e.kind], "priority": alarms.PRIORITY_NAMES[e.priority],
+                             "raised": _when(e.raised_s), "acknowledged": _when(e.acknowledged_s),
+                             "cleared": _when(e.cleared_s), "escalated": _when(e.escalated_s)}
+                            for e in am.history]}
 
     def _log(self, args, now_s):
-        return {"entries": [[seq, t, events.NAMES.get(code, code), a, b]
-                            for seq, t, code, a, b in self.ctl.log.newest(args["n"])]}
+        return {"entries": [{"seq": seq, "time": clock_s_to_iso(t), "event": events.NAMES.get(code, code),
+                             "a": a, "b": b} for seq, t, code, a, b in self.ctl.log.newest(args["n"])]}
 
     def _plan(self, args, now_s):
         """The clinical helpers (pump.clinical), in mcg for people. A plan is
@@ -132,7 +139,7 @@ class Commands:
         return {"note": curve["note"], "csf_ng_per_ml": [{"hour": m // 60, "ng_per_ml": c} for m, c in curve["samples"]]}
 
     def _version(self, args, now_s):
-        return {"firmware": FIRMWARE_VERSION, "board": self.ctl.board.calibration.get("board", "?")}
+        return {"firmware": FIRMWARE_VERSION, "board": self.ctl.board.name}
 
     # ------------------------------------------------------ programming
     def _patient(self, args, now_s):

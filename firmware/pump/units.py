@@ -58,15 +58,45 @@ def ms_to_hhmm(ms):
     return "%02d:%02d" % (minutes // 60, minutes % 60)
 
 
-_DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365)
+_DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 _ISO_SHAPE = "dddd-dd-ddTdd:dd:dd"
+
+
+def is_leap(year):
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def days_from_date(year, month, day):
+    """Days since 2000-01-01 of a Gregorian date in 2000-2199."""
+    n = year - 2000
+    days = 365 * n + (n + 3) // 4 - (n + 99) // 100 + (n + 399) // 400
+    days += _DAYS_BEFORE_MONTH[month - 1] + day - 1
+    if month > 2 and is_leap(year):
+        days += 1
+    return days
+
+
+def date_from_days(days):
+    """(year, month, day) of a day count since 2000-01-01."""
+    year = 2000
+    while True:
+        length = 366 if is_leap(year) else 365
+        if days < length:
+            break
+        days -= length
+        year += 1
+    month = 12
+    while True:
+        start = _DAYS_BEFORE_MONTH[month - 1] + (1 if month > 2 and is_leap(year) else 0)
+        if days >= start:
+            return year, month, days - start + 1
+        month -= 1
 
 
 def iso_to_clock_s(text, what="iso"):
     """'2026-03-02T08:00:00' (local time) -> s since 2000-01-01T00:00:00, the RTC epoch.
 
-    Years 2000-2099 only: the DS3231 keeps no century, and within them every
-    fourth year is a leap year.
+    Years 2000-2099 only: the DS3231 keeps no century without its flag.
     """
     if not isinstance(text, str) or len(text) != len(_ISO_SHAPE):
         raise UnitError("%s: expected YYYY-MM-DDTHH:MM:SS" % what)
@@ -77,9 +107,13 @@ def iso_to_clock_s(text, what="iso"):
     hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
     if not (2000 <= year <= 2099 and 1 <= month <= 12 and hour <= 23 and minute <= 59 and second <= 59):
         raise UnitError("%s: not a date and time in 2000-2099" % what)
-    leap_day = 1 if year % 4 == 0 and month > 2 else 0
-    month_days = _DAYS_BEFORE_MONTH[month] - _DAYS_BEFORE_MONTH[month - 1] + (1 if year % 4 == 0 and month == 2 else 0)
-    if not 1 <= day <= month_days:
+    if not 1 <= day <= days_from_date(year + month // 12, month % 12 + 1, 1) - days_from_date(year, month, 1):
         raise UnitError("%s: no such day" % what)
-    days = (year - 2000) * 365 + (year - 1997) // 4 + _DAYS_BEFORE_MONTH[month - 1] + leap_day + day - 1
-    return ((days * 24 + hour) * 60 + minute) * 60 + second
+    return ((days_from_date(year, month, day) * 24 + hour) * 60 + minute) * 60 + second
+
+
+def clock_s_to_iso(clock_s):
+    """s since 2000-01-01 -> '2026-03-02T08:00:00', for replies people read."""
+    days, second = divmod(clock_s, S_PER_DAY)
+    year, month, day = date_from_days(days)
+    return "%04d-%02d-%02dT%02d:%02d:%02d" % (year, month, day, second // 3600, second // 60 % 60, second % 60)

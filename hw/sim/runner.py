@@ -54,6 +54,8 @@ class Run:
         self.restarts = 0
         self.starts = -1
         self.ctl = None
+        self.events = sorted(scenario["events"], key=lambda e: e["at_ms"])
+        self.next_event = 0
         self.wake_t = 0
         self.wakes = 0
         self.replies = []
@@ -238,21 +240,24 @@ class Run:
         self.concentration = new_conc
         self.replies.append(self.line(self.sign(event["command"])))
 
-    def run(self):
-        events_ = sorted(self.scenario["events"], key=lambda e: e["at_ms"])
-        end = self.scenario["duration_ms"]
-        index = 0
-        self._advance()
+    def advance_to(self, t_ms):
+        """Let simulated time pass up to t_ms: the pump wakes when it asks
+        to, the scenario's events happen at their times."""
+        events_ = self.events
         while True:
-            next_event = events_[index]["at_ms"] if index < len(events_) else end
-            t_next = min(self.wake_t, next_event, end)
+            next_event = events_[self.next_event]["at_ms"] if self.next_event < len(events_) else t_ms
+            t_next = min(self.wake_t, next_event, t_ms)
             self._physics(t_next)
-            while index < len(events_) and events_[index]["at_ms"] <= t_next:
-                self._event(events_[index])
-                index += 1
-            if t_next >= end:
-                break
+            while self.next_event < len(events_) and events_[self.next_event]["at_ms"] <= t_next:
+                self._event(events_[self.next_event])
+                self.next_event += 1
+            if t_next >= t_ms:
+                return
             self._advance()
+
+    def run(self):
+        self._advance()
+        self.advance_to(self.scenario["duration_ms"])
         return self.results()
 
     # ------------------------------------------------------------- report

@@ -1,0 +1,153 @@
+"""Driver for bench/flash_wear.py, run by the MicroPython unix port:
+
+    micropython -X heapsize=4M bench/mp_lfs_wear.py SCENARIO.json run
+    micropython -X heapsize=4M bench/mp_lfs_wear.py SIZES.json records
+
+The pump's files on LittleFS v2 (vfs.VfsLfs2, through hw.flashfs.FlashFS
+as on the board), formatted and mounted as the rp2 port does it (progsize
+256) on a RAM block device of the RP2040's geometry: 4 KiB erase blocks,
+256 of them (1 MiB), which counts block erases and programs.
+- `run`: a normalised scenario (hw/sim/runner.py's Run). Each state-record
+  save and event-log append is wrapped to attribute to it the erases it
+  caused. Counting starts after the pump has been programmed.
+- `records`: pump.store.RecordStore saving payloads of each size in the
+  JSON list SIZES, RECORD_SAVES times each: erases per save by record size.
+Prints one JSON object.
+"""
+import gc
+import json
+import sys
+from array import array
+
+import vfs
+
+from hw.flashfs import FlashFS
+
+BLOCK_BYTES = 4096
+BLOCKS = 256
+PROG_BYTES = 256
+MOUNT = "/bench_lfs"
+RECORD_SAVES = 400
+IOCTL_BLOCK_COUNT, IOCTL_BLOCK_SIZE, IOCTL_ERASE = 4, 5, 6
+
+
+class RamNor:
+    """NOR flash in RAM (vfs extended block interface): erase sets a block
+    to 0xFF, programs write at an offset."""
+
+    def __init__(self):
+        self.data = bytearray(b"\xff" * (BLOCK_BYTES * BLOCKS))
+        self.erases = array("I", [0] * BLOCKS)
+        self.programs = 0
+        self.programmed_bytes = 0
+
+    def readblocks(self, block, buf, offset=0):
+        at = block * BLOCK_BYTES + offset
+        buf[:] = self.data[at:at + len(buf)]
+
+    def writeblocks(self, block, buf, offset=0):
+        at = block * BLOCK_BYTES + offset
+        self.data[at:at + len(buf)] = buf
+        self.programs += 1
+        self.programmed_bytes += len(buf)
+        return 0
+
+    def ioctl(self, op, arg):
+        if op == IOCTL_BLOCK_COUNT:
+            return BLOCKS
+        if op == IOCTL_BLOCK_SIZE:
+            return BLOCK_BYTES
+        if op == IOCTL_ERASE:
+            at = arg * BLOCK_BYTES
+            self.data[at:at + BLOCK_BYTES] = b"\xff" * BLOCK_BYTES
+            self.erases[arg] += 1
+        return 0
+
+    def total_erases(self):
+        return sum(self.erases)
+
+
+class LfsFlash(FlashFS):
+    """The board's filesystem, with the wear counters Run reports."""
+
+    def __init__(self, device):
+        FlashFS.__init__(self, MOUNT + "/data")
+        self.device = device
+
+    @property
+    def writes(self):
+        return self.device.programs
+
+    @property
+    def bytes_written(self):
+        return self.device.programmed_bytes
+
+
+def attributed(call, device, tally):
+    """Wraps `call` to add its count and the erases it caused to `tally`."""
+    def wrapped(*args):
+        before = device.total_erases()
+        try:
+            return call(*args)
+        finally:
+            tally[0] += 1
+            tally[1] += device.total_erases() - before
+    return wrapped
+
+
+def mounted():
+    device = RamNor()
+    vfs.VfsLfs2.mkfs(device, progsize=PROG_BYTES)
+    vfs.mount(vfs.VfsLfs2(device, progsize=PROG_BYTES), MOUNT)
+    return device
+
+
+def run(scenario):
+    from hw.sim.runner import Run
+    device = mounted()
+    sim = Run(scenario, LfsFlash(device))
+    saves, appends = [0, 0], [0, 0]  # calls, erases
+    sim.ctl.store.save = attributed(sim.ctl.store.save, device, saves)
+    sim.ctl.log.append = attributed(sim.ctl.log.append, device, appends)
+    erases0, programs0, bytes0 = device.total_erases(), device.programs, device.programmed_bytes
+    gc.collect()
+    sim.run()
+    vfs.umount(MOUNT)
+    return {
+        "hours": scenario["duration_ms"] / 3_600_000,
+        "erases": device.total_erases() - erases0,
+        "programs": device.programs - programs0,
+        "programmed_bytes": device.programmed_bytes - bytes0,
+        "saves": saves[0], "save_erases": saves[1],
+        "appends": appends[0], "append_erases": appends[1],
+        "hottest_block_erases": max(device.erases),
+        "blocks_erased": sum(1 for n in device.erases if n),
+    }
+
+
+def records(sizes):
+    """[[payload bytes, erases per save], ...] for a fresh store each."""
+    from pump.store import RecordStore
+    found = []
+    for size in sizes:
+        gc.collect()
+        device = mounted()
+        store = RecordStore(LfsFlash(device), "state", 1)
+        store.save(bytes(size))  # both slots exist from here on
+        store.save(bytes(size))
+        before = device.total_erases()
+        for _ in range(RECORD_SAVES):
+            store.save(bytes(size))
+        found.append([size, (device.total_erases() - before) / RECORD_SAVES])
+        vfs.umount(MOUNT)
+        device = store = None
+    return {"erases_per_save": found}
+
+
+def main(path, mode):
+    with open(path) as f:
+        job = json.load(f)
+    print(json.dumps(run(job) if mode == "run" else records(job)))
+
+
+main(sys.argv[1], sys.argv[2])
