@@ -76,16 +76,10 @@ def fail_safe(hardware, until=None):
     raise SystemExit("fail-safe")
 
 
-CRASH_KINDS = (MemoryError, OSError, ValueError, TypeError, KeyError, IndexError, AttributeError)
-
-
 def crash_code(exc):
-    """What kind of exception ended the loop, as the log's small int:
-    1 + its index in CRASH_KINDS, 0 for any other."""
-    for i, kind in enumerate(CRASH_KINDS):
-        if isinstance(exc, kind):
-            return i + 1
-    return 0
+    """What ended the loop, for the log: 1 + its index in events.CRASH_NAMES."""
+    name = type(exc).__name__
+    return events.CRASH_NAMES.index(name) + 1 if name in events.CRASH_NAMES else 0
 
 
 if __name__ == "__main__":

@@ -160,6 +160,15 @@ def text_of(value):
     return str(value)
 
 
+# MicroPython's json writes a dict's keys in hash order: show the telling ones first.
+FIRST = ("time", "seq", "event", "detail", "kind", "priority", "delivering", "stopped_for", "rate_mcg_per_h",
+         "daily_mcg", "remaining_ml", "alarms", "active", "verdict", "start", "for_effect_at", "day", "hour")
+
+
+def in_order(names):
+    return sorted(names, key=lambda name: (FIRST.index(name) if name in FIRST else len(FIRST), name))
+
+
 def render(reply):
     """A reply as people read it: `name  value` rows, then one table per list of objects."""
     rows, tables = [], []
@@ -175,9 +184,9 @@ def render(reply):
         else:
             rows.append((name, text_of(value)))
 
-    for key, value in reply.items():
+    for key in in_order(reply):
         if key != "ok":
-            collect(key, value)
+            collect(key, reply[key])
     out = []
     width = max((len(name) for name, _ in rows), default=0)
     out.extend("%-*s  %s" % (width, name, text) for name, text in rows)
@@ -185,6 +194,7 @@ def render(reply):
         columns = []
         for item in items:
             columns.extend(key for key in item if key not in columns)
+        columns = in_order(columns)
         cells = [[text_of(item.get(key)) for key in columns] for item in items]
         widths = [max(len(column), *(len(row[i]) for row in cells)) for i, column in enumerate(columns)]
         out.append("")

@@ -50,6 +50,30 @@ def _mcg(ng):
     return ng / NG_PER_MCG
 
 
+def _ml(nl):
+    """For display: mL to the uL (floats only ever leave the pump, never enter)."""
+    return round(nl / NL_PER_ML, 3)
+
+
+def _detail(code, a, b):
+    """An event-log entry's two numbers, in words (pump.events says what they are)."""
+    if events.ALARM_RAISED <= code <= events.ALARM_ESCALATED:
+        return alarms.KIND_NAMES[a] if 0 <= a < alarms.KIND_COUNT else str(a)
+    if code == events.STOPPED or code == events.RESUMED:
+        return ", ".join(reason_names(a))
+    if code == events.PRESCRIPTION:
+        return "%s mcg/day%s" % (druglib.mcg_text(a), ", soft limits overridden" if b else "")
+    if code == events.REFILL:
+        return "%.3f mL at %d mcg/mL" % (a / NL_PER_ML, b)
+    if code == events.BOLUS:
+        return "%s mcg over %d s" % (druglib.mcg_text(a), b // 1000)
+    if code == events.COMMAND:
+        return _COMMAND_NAMES[a - 1] if 0 < a <= len(_COMMAND_NAMES) else str(a)
+    if code == events.CRASH:
+        return events.CRASH_NAMES[a - 1] if 0 < a <= len(events.CRASH_NAMES) else "another exception"
+    return "%d %d" % (a, b)
+
+
 def _when(clock_s):
     return None if clock_s is None else clock_s_to_iso(clock_s)
 
@@ -80,7 +104,7 @@ class Commands:
         return {"delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask),
                 "rate_mcg_per_h": _mcg(rx.rate_at(ctl.ms)) if rx else 0,
                 "daily_mcg": _mcg(rx.daily_ng()) if rx else 0,
-                "remaining_ml": ctl.reservoir.remaining_nl() / NL_PER_ML,
+                "remaining_ml": _ml(ctl.reservoir.remaining_nl()),
                 "alarms": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if ctl.alarms.active(k)],
                 "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
                 "time": clock_s_to_iso(now_s)}
@@ -94,10 +118,10 @@ class Commands:
         ctl = self.ctl
         reservoir = ctl.reservoir
         to_empty = reservoir.ms_to_empty(ctl.prescription.daily_ng()) if ctl.prescription else None
-        return {"capacity_ml": reservoir.capacity_nl / NL_PER_ML,
+        return {"capacity_ml": _ml(reservoir.capacity_nl),
                 "concentration_mcg_per_ml": reservoir.concentration_ng_per_ul,
-                "remaining_ml": reservoir.remaining_nl() / NL_PER_ML,
-                "low_at_ml": reservoir.low_threshold_steps / reservoir.steps_per_ml,
+                "remaining_ml": _ml(reservoir.remaining_nl()),
+                "low_at_ml": _ml(reservoir.low_threshold_steps * NL_PER_ML // reservoir.steps_per_ml),
                 "empty_in_h": None if to_empty is None else to_empty // 3_600_000}
 
     def _alarms(self, args, now_s):
@@ -110,7 +134,7 @@ class Commands:
 
     def _log(self, args, now_s):
         return {"entries": [{"seq": seq, "time": clock_s_to_iso(t), "event": events.NAMES.get(code, code),
-                             "a": a, "b": b} for seq, t, code, a, b in self.ctl.log.newest(args["n"])]}
+                             "detail": _detail(code, a, b)} for seq, t, code, a, b in self.ctl.log.newest(args["n"])]}
 
     def _plan(self, args, now_s):
         """The clinical helpers (pump.clinical), in mcg for people. A plan is
@@ -198,7 +222,7 @@ class Commands:
                                    % (volume_nl / NL_PER_ML, reservoir.capacity_nl / NL_PER_ML))
         ctl.refill(volume_nl, conc, now_s)
         self.refilled_s = now_s
-        return {"remaining_ml": reservoir.remaining_nl() / NL_PER_ML, "concentration_mcg_per_ml": conc}
+        return {"remaining_ml": _ml(reservoir.remaining_nl()), "concentration_mcg_per_ml": conc}
 
     def _bolus(self, args, now_s):
         ctl = self.ctl
@@ -269,6 +293,7 @@ class Commands:
         return {"results": [list(item) for item in self.ctl.board.selftest(patterns)]}
 
 
-_COMMAND_CODES = {name: i + 1 for i, name in enumerate((
-    "status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient", "set_prescription",
-    "refill", "bolus", "stop", "resume", "ack", "silence", "settings", "set_clock", "bench", "selftest"))}
+_COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient",
+                  "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
+                  "set_clock", "bench", "selftest")
+_COMMAND_CODES = {name: i + 1 for i, name in enumerate(_COMMAND_NAMES)}

@@ -27,7 +27,7 @@ CLOCK_SET = const(18)       # a: old time_s, b: new time_s
 OVERRIDE = const(19)        # a: violated rules count
 DELIVERY_GAP = const(20)    # a: ms skipped (the shell woke late)
 COMMAND = const(21)         # a: command index in the protocol's table
-CRASH = const(22)           # a: exception kind (the shell logs it before resetting)
+CRASH = const(22)           # a: 1 + index in CRASH_NAMES of the exception (0: another)
 
 NAMES = {
     RESTART: "restart", PRESCRIPTION: "prescription", REFILL: "refill",
@@ -39,3 +39,7 @@ NAMES = {
     CATHETER_FLAG: "catheter_flag", CLOCK_SET: "clock_set", OVERRIDE: "override",
     DELIVERY_GAP: "delivery_gap", COMMAND: "command", CRASH: "crash",
 }
+
+# What ended the main loop, as far as the log can say it in a small int.
+CRASH_NAMES = ("MemoryError", "OSError", "ValueError", "TypeError", "KeyError", "IndexError",
+               "AttributeError")
