@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 MP_HEAP ?= 160K
 SCENARIO ?= tools/scenarios/week_flex.json
 
-.PHONY: venv sim test test-cpython test-micropython mpy-check bench clean
+.PHONY: venv sim test bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PY) -m venv $(VENV)

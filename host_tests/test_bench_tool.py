@@ -23,7 +23,8 @@ from hw.sim.runner import HOST_KEY, Run  # noqa: E402
 from pump.alarms import TONE_HIGH_MS, TONE_MEDIUM_MS  # noqa: E402
 from scenario import normalise  # noqa: E402
 from test_pumpctl import FakeSerial, Pump, SilentSerial  # noqa: E402
-from unixboard import behind_pty, needs_socat  # noqa: E402
+from simboard import behind_pty  # noqa: E402
+from unixboard import needs_socat  # noqa: E402
 
 
 # ------------------------------------------------------------------ the plan

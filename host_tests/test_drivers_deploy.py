@@ -15,7 +15,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 import deploy  # noqa: E402
 import mpenv  # noqa: E402
-from unixboard import needs_socat, repl_board  # noqa: E402
+from simboard import repl_board  # noqa: E402
+from unixboard import needs_socat  # noqa: E402
 
 KEY_HEX = "8f" * 32
 

@@ -17,7 +17,8 @@ import time
 import pytest
 
 from mpenv import ROOT
-from unixboard import needs_socat, repl_board, running_firmware
+from simboard import repl_board, running_firmware  # noqa: E402
+from unixboard import needs_socat  # noqa: E402
 
 import deploy
 

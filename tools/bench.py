@@ -1,4 +1,4 @@
-"""bench: trigger each alarm and time it, in the simulator or on a board (docs/BENCH.md).
+"""bench: trigger each alarm and time it, in the simulator or on a board (README, "Bench tools").
 
     python tools/bench.py sim [KIND ...] [--interpreter micropython] [--json]
     python tools/bench.py board --port /dev/ttyACM0 --key-file device.key [--rig WIRING] [KIND ...] [--json]

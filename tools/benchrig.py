@@ -1,7 +1,7 @@
 """A Blinka bench rig: fault lines into the pump board, alarm lines out of it.
 
 A PC with an FT232H or MCP2221 breakout, or a Raspberry Pi, runs Adafruit
-Blinka; its GPIO are wired to the reference board (docs/WIRING.md):
+Blinka; its GPIO are wired to the reference board (README, "The reference board"):
 
     role            board pin         what the rig does
     diag            GP5  (DIAG)       drives it high: the TMC2209 flags a stall

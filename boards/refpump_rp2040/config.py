@@ -2,7 +2,7 @@
 
 The calibration here is nominal; each board's measured values live on the
 board in CALIBRATION_PATH (JSON, any subset of the keys) and override these
-(see docs/WIRING.md for how steps_per_ml is measured). Every key carries its
+(see the README, "Calibration", for how steps_per_ml is measured). Every key carries its
 unit in its name; all are integers.
 """
 CALIBRATION_PATH = "/calibration.json"

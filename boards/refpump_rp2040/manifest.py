@@ -1,6 +1,6 @@
 # Frozen build of the reference pump board (rev A): MicroPython's rp2 port
 # with the pump logic, the drivers and this board folder compiled into the
-# firmware image. Build (docs/WIRING.md) from a MicroPython checkout:
+# firmware image. Build (README, "Frozen build") from a MicroPython checkout:
 #
 #     make -C ports/rp2 BOARD_DIR=/abs/path/to/repo/boards/refpump_rp2040
 #
