@@ -17,54 +17,17 @@ Prints one JSON object.
 import gc
 import json
 import sys
-from array import array
 
 import vfs
 
 from hw.flashfs import FlashFS
+from hw.sim.ramflash import RamNor
 
 BLOCK_BYTES = 4096
 BLOCKS = 256
 PROG_BYTES = 256
 MOUNT = "/bench_lfs"
 RECORD_SAVES = 400
-IOCTL_BLOCK_COUNT, IOCTL_BLOCK_SIZE, IOCTL_ERASE = 4, 5, 6
-
-
-class RamNor:
-    """NOR flash in RAM (vfs extended block interface): erase sets a block
-    to 0xFF, programs write at an offset."""
-
-    def __init__(self):
-        self.data = bytearray(b"\xff" * (BLOCK_BYTES * BLOCKS))
-        self.erases = array("I", [0] * BLOCKS)
-        self.programs = 0
-        self.programmed_bytes = 0
-
-    def readblocks(self, block, buf, offset=0):
-        at = block * BLOCK_BYTES + offset
-        buf[:] = self.data[at:at + len(buf)]
-
-    def writeblocks(self, block, buf, offset=0):
-        at = block * BLOCK_BYTES + offset
-        self.data[at:at + len(buf)] = buf
-        self.programs += 1
-        self.programmed_bytes += len(buf)
-        return 0
-
-    def ioctl(self, op, arg):
-        if op == IOCTL_BLOCK_COUNT:
-            return BLOCKS
-        if op == IOCTL_BLOCK_SIZE:
-            return BLOCK_BYTES
-        if op == IOCTL_ERASE:
-            at = arg * BLOCK_BYTES
-            self.data[at:at + BLOCK_BYTES] = b"\xff" * BLOCK_BYTES
-            self.erases[arg] += 1
-        return 0
-
-    def total_erases(self):
-        return sum(self.erases)
 
 
 class LfsFlash(FlashFS):
@@ -96,7 +59,7 @@ def attributed(call, device, tally):
 
 
 def mounted():
-    device = RamNor()
+    device = RamNor(BLOCKS, BLOCK_BYTES)
     vfs.VfsLfs2.mkfs(device, progsize=PROG_BYTES)
     vfs.mount(vfs.VfsLfs2(device, progsize=PROG_BYTES), MOUNT)
     return device

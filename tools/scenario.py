@@ -179,9 +179,8 @@ def _setup_commands(raw):
     same protocol commands pumpctl sends, in the wire's units."""
     reservoir = raw["reservoir"]
     prescription = {"steps": raw["prescription"]["steps"]}
-    for optional in ("override",):
-        if optional in raw["prescription"]:
-            prescription[optional] = raw["prescription"][optional]
+    if "override" in raw["prescription"]:
+        prescription["override"] = raw["prescription"]["override"]
     refill = {"add_ml": reservoir["fill_ml"], "concentration_mcg_per_ml": reservoir["concentration_mcg_per_ml"],
               "confirm": True}
     if reservoir.get("dilution"):

@@ -1,5 +1,6 @@
 """pump.eventlog: a bounded ring of CRC-checked entries that keeps the newest,
 survives restarts and power cuts, and costs one small program per append."""
+from expect import raises
 from hw.sim.flash import FakeFlash, PowerCut
 from pump.eventlog import ENTRY_BYTES, EventLog
 
@@ -19,14 +20,6 @@ def filled(capacity, n, flash=None):
 
 def expected_newest(count, n):
     return [entry(seq) for seq in range(count, max(0, count - n), -1)]
-
-
-def raises(exception, action):
-    try:
-        action()
-    except exception:
-        return True
-    return False
 
 
 def test_new_log_is_empty():

@@ -2,10 +2,9 @@
 the RP2040) through hw.flashfs.FlashFS, mounted on a RAM block device.
 
 MicroPython only: CPython has no `vfs` module, so there every test returns at
-once. The block device can lose power during its n-th program or erase
-(half of it lands, it and the rest fail with EIO), which checks what the store's
-power-cut argument assumes of LittleFS: rename is atomic and a file's data is
-durable once it is closed.
+once. The block device (hw/sim/ramflash.py) can lose power during its n-th
+program or erase, which checks what the store's power-cut argument assumes
+of LittleFS: rename is atomic and a file's data is durable once it is closed.
 """
 try:
     import vfs
@@ -13,58 +12,18 @@ except ImportError:  # CPython
     vfs = None
 
 from hw.flashfs import FlashFS
+from hw.sim.ramflash import RamNor
 from pump.eventlog import EventLog
 from pump.store import EMPTY, OK, RecordStore
 
 MOUNT = "/lfs_store_test"
 BLOCK_BYTES = 256  # small blocks keep the RAM device small on a 160K heap
 BLOCKS = 28
-EIO = 5
-ERASE, BLOCK_COUNT, BLOCK_SIZE = 6, 4, 5  # block-device ioctl ops
 
 
-class RamFlash:
-    """A NOR-like block device in RAM for vfs.VfsLfs2 (extended interface):
-    erase sets a block to 0xFF, programs write at an offset."""
-
-    def __init__(self, data=None):
-        self.data = bytearray(data) if data else bytearray(b"\xff" * (BLOCK_BYTES * BLOCKS))
-        self.changes = 0  # programs and erases so far
-        self.changes_left = -1  # power dies during the next one after these; -1: never
-
-    def _powered(self):
-        """Count one change; False if the power dies during it."""
-        self.changes += 1
-        if self.changes_left == 0:
-            return False
-        self.changes_left -= 1
-        return True
-
-    def readblocks(self, block, buf, offset=0):
-        at = block * BLOCK_BYTES + offset
-        buf[:] = self.data[at:at + len(buf)]
-
-    def writeblocks(self, block, buf, offset=0):
-        at = block * BLOCK_BYTES + offset
-        if not self._powered():
-            half = len(buf) // 2
-            self.data[at:at + half] = buf[:half]
-            return -EIO
-        self.data[at:at + len(buf)] = buf
-        return 0
-
-    def ioctl(self, op, arg):
-        if op == BLOCK_COUNT:
-            return BLOCKS
-        if op == BLOCK_SIZE:
-            return BLOCK_BYTES
-        if op == ERASE:
-            at = arg * BLOCK_BYTES
-            if not self._powered():
-                self.data[at:at + BLOCK_BYTES // 2] = b"\xff" * (BLOCK_BYTES // 2)
-                return -EIO
-            self.data[at:at + BLOCK_BYTES] = b"\xff" * BLOCK_BYTES
-        return 0
+def small_flash():
+    """A 7 KiB device: small blocks keep it inside a 160K heap."""
+    return RamNor(BLOCKS, BLOCK_BYTES)
 
 
 def mounted(device, format_first=False):
@@ -85,7 +44,7 @@ def unmount():
 def test_record_survives_a_remount_on_littlefs():
     if vfs is None:
         return
-    device = RamFlash()
+    device = small_flash()
     try:
         fs = mounted(device, format_first=True)
         store = RecordStore(fs, "state", 1)
@@ -103,7 +62,7 @@ def test_record_survives_a_remount_on_littlefs():
 def test_event_log_wraps_and_continues_after_a_remount_on_littlefs():
     if vfs is None:
         return
-    device = RamFlash()
+    device = small_flash()
     try:
         fs = mounted(device, format_first=True)
         log = EventLog(fs, "events", 20)
@@ -136,7 +95,7 @@ def test_power_cut_during_every_program_or_erase_of_saves_and_appends_on_littlef
     if vfs is None:
         return
     try:
-        device = RamFlash()
+        device = small_flash()
         mounted(device, format_first=True)
         unmount()
         boot_and_run(device, OLD_STATE, 1, 3)

@@ -3,6 +3,7 @@ flash they are tested on (hw.sim.flash), including a power cut after every
 single filesystem operation of a run of saves and appends."""
 import struct
 
+from expect import raises
 from hw.sim.flash import FakeFlash, PowerCut
 from pump.eventlog import EventLog
 from pump.store import EMPTY, FALLBACK, FAULT, HEADER_BYTES, MAX_PAYLOAD_BYTES, OK, RecordStore
@@ -28,14 +29,6 @@ def newest_slot(flash):
     """The slot file with the highest sequence number (header bytes 6..9)."""
     files = flash.snapshot()
     return max(("state.a", "state.b"), key=lambda name: struct.unpack_from("<I", files[name], 6)[0])
-
-
-def raises(exception, action):
-    try:
-        action()
-    except exception:
-        return True
-    return False
 
 
 # -- the fake flash: the store's tests are only as good as it is --

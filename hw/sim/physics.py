@@ -25,6 +25,7 @@ CPython and MicroPython. The figures, and where they come from:
   its last reading.
 """
 from hw.sim.rng import XorShift32
+from pump.occlusion import SENSOR_OK, SENSOR_OPEN, SENSOR_OUT_OF_RANGE, SENSOR_STUCK
 
 BASELINE_MPSI = 200
 NOISE_SIGMA_MPSI = 30
@@ -33,8 +34,8 @@ OPEN_CIRCUIT_MPSI = -3750
 SHORTED_MPSI = 35_000
 SENSOR_FULL_SCALE_MPSI = 33_750  # 5 V on the 0.5-4.5 V = 0-30 psi scale
 
-SENSOR_OK, SENSOR_OPEN, SENSOR_STUCK, SENSOR_OUT_OF_RANGE = 0, 1, 2, 3
-SENSOR_FAULTS = {"open": SENSOR_OPEN, "stuck": SENSOR_STUCK, "out_of_range": SENSOR_OUT_OF_RANGE}
+# The faults the transducer can be given, named as the firmware's monitor names them.
+SENSOR_FAULTS = {"none": SENSOR_OK, "open": SENSOR_OPEN, "stuck": SENSOR_STUCK, "out_of_range": SENSOR_OUT_OF_RANGE}
 
 
 class Posture:

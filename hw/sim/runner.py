@@ -17,7 +17,7 @@ import sys
 from boards.sim.board import SimBoard
 from hw.sim.dosecheck import DoseChecker, Ledger
 from hw.sim.flash import FakeFlash, PowerCut
-from hw.sim.physics import SENSOR_FAULTS, SENSOR_OK
+from hw.sim.physics import SENSOR_FAULTS
 from pump import alarms
 from pump.commands import Commands
 from pump.controller import Controller
@@ -218,7 +218,7 @@ class Run:
         elif do == "unstall":
             mech.stalled = False
         elif do == "sensor_fault":
-            mech.sensor_fault = SENSOR_FAULTS.get(event["fault"], SENSOR_OK)
+            mech.sensor_fault = SENSOR_FAULTS[event["fault"]]
         elif do == "refill":
             self._refill(event)
         elif do == "command":
