@@ -100,12 +100,19 @@ class Run:
         return binascii.hexlify(self.mac.digest(body)) + b" " + body
 
     def guarded(self, action):
-        """Runs firmware code; a power cut inside it reboots the pump."""
+        """Runs firmware code; a power cut inside it reboots the pump. (A
+        FakeFlash raises PowerCut; LittleFS on a RamNor whose power died
+        fails with EIO, which the pump handles, and is found unpowered
+        afterwards: the board would have died there too.)"""
         try:
-            return action()
+            result = action()
         except PowerCut:
             self._power_cut(0)
             return None
+        if not self.flash.powered:
+            self._power_cut(0)
+            return None
+        return result
 
     def _after_line(self, reply):
         """A bolus the pump accepted is part of what was asked for, and of the ideal."""
