@@ -11,7 +11,9 @@ logged (as far as flash still allows) and the board resets; the pump then
 restores from flash, counts uncertain steps as delivered, and raises the
 `restart` alarm. A watchdog reset (a hang) ends the same way. A crash while
 starting, before there is a controller to restore the dose into, ends in
-fail_safe: the high alarm, no delivery, and no reset loop.
+fail_safe: the high alarm, no delivery, and no reset loop; one before there
+is even a board object ends in the board's own panic(), which does the same
+with its pins alone.
 """
 import board
 
@@ -47,7 +49,10 @@ def serve(hardware, ctl, commands, until=None):
 
 
 def main():
-    hardware = board.build()
+    try:
+        hardware = board.build()
+    except Exception:  # not even a board object to alarm with: the board's own last resort
+        board.panic()
     try:
         ctl, commands = start(hardware)
     except Exception:  # no controller, so no record of the dose: never guess one

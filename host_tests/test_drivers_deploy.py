@@ -156,6 +156,32 @@ def test_new_key_writes_32_random_bytes_readable_only_by_its_owner(tmp_path):
     assert deploy.main(["--new-key", path]) == 1    # never overwrites a key
 
 
+def test_new_key_creates_its_missing_folder_readable_only_by_its_owner(tmp_path):
+    path = tmp_path / "pump-keys" / "board-07.key"
+    assert deploy.main(["--new-key", str(path)]) == 0
+    assert len(bytes.fromhex(deploy.read_key(str(path)))) == 32
+    assert os.stat(path.parent).st_mode & 0o077 == 0
+
+
+def test_new_key_inside_the_repository_is_refused_before_making_its_folder(capsys):
+    folder = os.path.join(mpenv.ROOT, "build", "test-refused-keys")
+    assert deploy.main(["--new-key", os.path.join(folder, "board.key")]) == 1
+    assert "inside the repository" in capsys.readouterr().err
+    assert not os.path.exists(folder)
+
+
+def test_a_port_path_that_does_not_exist_fails_at_once_without_mpremote(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(subprocess, "run", None)   # any mpremote or mpy-cross call would fail
+    port = str(tmp_path / "nonexistent")
+    assert deploy.main(["--port", port]) == 1
+    assert capsys.readouterr().err == "deploy: no such port: %s\n" % port
+
+
+@pytest.mark.parametrize("port", ["auto", "a0", "COM3", "socket://localhost:7000", "rfc2217://host:7000"])
+def test_port_shortcuts_and_urls_are_left_to_mpremote(port):
+    assert deploy.missing_port_path(port) is None
+
+
 def test_a_calibration_the_board_would_refuse_is_refused_before_deploying(tmp_path, capsys):
     path = tmp_path / "calibration.json"
     path.write_text('{"steps_per_ml": 99}')

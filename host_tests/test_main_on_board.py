@@ -137,7 +137,7 @@ class Pump:
 def flashed(rig):
     """firmware/main.py imported as the board runs it, `import board` being the rig's board."""
     saved = {name: sys.modules.pop(name, None) for name in ("board", "main")}
-    sys.modules["board"] = types.SimpleNamespace(build=rig.boot)
+    sys.modules["board"] = types.SimpleNamespace(build=rig.boot, panic=mock.Mock(side_effect=SystemExit("panic")))
     try:
         yield importlib.import_module("main")
     finally:
@@ -337,3 +337,28 @@ def test_a_crash_while_starting_sounds_the_high_alarm_and_stays_safe_without_a_r
     buzzer_on = [t for t, duty in pump.hw.pwms[BUZZER].history if duty]
     red_on = [t for t, level in pump.hw.pin(LAMP_RED).history if level]
     assert len(buzzer_on) >= 10 and len(red_on) >= 10  # the high pattern, repeated
+
+
+def test_a_board_that_cannot_even_be_built_is_left_to_the_boards_panic(pump, monkeypatch):
+    monkeypatch.setattr(pump.rig, "boot", mock.Mock(side_effect=OSError("I2C bus stuck")))
+    board_module = sys.modules["board"]
+    board_module.build = pump.rig.boot
+    with pytest.raises(SystemExit):
+        pump.main.main()
+    board_module.panic.assert_called_once_with()
+    assert pump.hw.machine.reset.call_count == 0
+
+
+def test_the_reference_boards_panic_sounds_lights_and_keeps_the_watchdog_fed(pump):
+    panic = pump.hw.load("boards.refpump_rp2040.board").panic
+    naps = []
+
+    def nap(ms):
+        naps.append(ms)
+        if len(naps) == 3:
+            raise StopIteration  # panic() never returns by itself
+    with mock.patch("time.sleep_ms", nap):
+        with pytest.raises(StopIteration):
+            panic()
+    assert pump.hw.pin(LAMP_RED).value() == 1 and pump.hw.pin(EN).value() == 1
+    assert pump.hw.pwms[BUZZER].duty > 0 and pump.hw.wdt.feeds >= 3

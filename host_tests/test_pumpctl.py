@@ -19,6 +19,7 @@ import pytest
 
 import mpenv
 import pumpctl
+from pump.commands import PLAN_NEEDS
 from pump.protocol import Protocol
 from pump.schema import COMMANDS
 from pump.units import iso_to_clock_s
@@ -207,6 +208,32 @@ def test_command_too_long_for_one_line_is_a_usage_error(key_file, capsys):
     assert code == pumpctl.EXIT_USAGE
     assert "the pump takes at most 512" in capsys.readouterr().err
     assert pump.handler.calls == []
+
+
+# argv -> the usage error: each `plan WHAT` names the options it still needs, as typed.
+PLAN_WITHOUT_ITS_OPTIONS = (
+    (["plan", "starting_dose"], "plan starting_dose needs --screening-mcg and --effect-h"),
+    (["plan", "starting_dose", "--screening-mcg", "50"], "plan starting_dose needs --effect-h"),
+    (["plan", "taper"], "plan taper needs --days"),
+    (["plan", "flex_preview", "--days", "14"], "plan flex_preview needs --effects"),
+    (["plan", "csf_curve"], "plan csf_curve needs --hours"),
+)
+
+
+@pytest.mark.parametrize("argv, message", PLAN_WITHOUT_ITS_OPTIONS)
+def test_plan_without_the_options_it_needs_is_a_usage_error_naming_them(argv, message, capsys):
+    pump = Pump()
+    with pytest.raises(SystemExit) as stop:
+        pump.run(*argv)
+    assert stop.value.code == pumpctl.EXIT_USAGE
+    assert capsys.readouterr().err.endswith("error: %s\n" % message)
+    assert pump.serial.written == []
+
+
+def test_plan_options_needed_are_the_fields_the_pump_needs():
+    fields = COMMANDS["plan"][1]
+    for what, options in pumpctl.PLAN_NEEDS:
+        assert tuple(fields[option[2:].replace("-", "_")][1] for option in options) == PLAN_NEEDS[what], what
 
 
 def test_board_chatter_before_the_reply_is_skipped(capsys):

@@ -114,11 +114,18 @@ def read_key(path):
 
 
 def new_key(path):
+    """Write a fresh key, creating its folder (owner-only) if needed.
+
+    The repository check comes first, so a refused path creates no folder in
+    the work tree either; O_EXCL makes "never overwrite" hold even against a
+    file that appears between the check and the write.
+    """
     if os.path.exists(path):
         raise DeployError("%s exists: refusing to overwrite a device key" % path)
     full = os.path.realpath(path)
     if os.path.commonpath([full, os.path.realpath(ROOT)]) == os.path.realpath(ROOT):
         raise DeployError("key file %s is inside the repository: keep device keys out of it" % path)
+    os.makedirs(os.path.dirname(full), mode=0o700, exist_ok=True)
     descriptor = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as f:
         f.write(os.urandom(KEY_BYTES).hex() + "\n")
@@ -260,7 +267,23 @@ class Mpremote:
         raise DeployError("the board did not come back after its reset")
 
 
+def missing_port_path(port):
+    """The device path `port` names, if it names one (a '/' in it) that does not exist.
+
+    mpremote would wait out RECONNECT_S for such a port and then blame the
+    board's reset; a typo deserves an answer at once. Shortcuts (auto, a0,
+    COM3) and pyserial URLs (socket://...) are left to mpremote.
+    """
+    path = port[len("port:"):] if port.startswith("port:") else port
+    if "/" in path and "://" not in path and not os.path.exists(path):
+        return path
+    return None
+
+
 def deploy(args):
+    missing = missing_port_path(args.port)
+    if missing:
+        raise DeployError("no such port: %s" % missing)
     files = plan(args.board)
     if files[-1][1] != "/main.py":
         raise DeployError("%s is missing" % MAIN)

@@ -41,6 +41,14 @@ NO_ARGUMENTS = (
     ("silence", "silence the buzzer for the active alarms"),
     ("selftest", "run the pump's self-test"),
 )
+# plan WHAT -> the options it cannot do without. The pump checks them too, but
+# names its own fields (screening_ng); the CLI names the options to type.
+PLAN_NEEDS = (
+    ("starting_dose", ("--screening-mcg", "--effect-h")),
+    ("taper", ("--days",)),
+    ("flex_preview", ("--effects",)),
+    ("csf_curve", ("--hours",)),
+)
 
 
 def number(text):
@@ -86,7 +94,7 @@ def build_parser():
 
     def command(cli_name, help_text, wire_name, build):
         sub = commands.add_parser(cli_name, help=help_text, description=help_text)
-        sub.set_defaults(wire=wire_name, build=build)
+        sub.set_defaults(wire=wire_name, build=build, usage_problem=lambda a: None)
         return sub
 
     for name, help_text in READ_ONLY + NO_ARGUMENTS:
@@ -129,7 +137,8 @@ def build_parser():
                           "CSF preview (they change nothing)", "plan",
                   lambda a: present(what=a.what, screening_mcg=a.screening_mcg, effect_h=a.effect_h,
                                     days=a.days, hours=a.hours, effects=a.effects))
-    sub.add_argument("what", choices=("starting_dose", "taper", "flex_preview", "csf_curve"))
+    sub.set_defaults(usage_problem=missing_plan_options)
+    sub.add_argument("what", choices=[what for what, _needs in PLAN_NEEDS])
     sub.add_argument("--screening-mcg", type=number, help="starting_dose: the effective screening bolus")
     sub.add_argument("--effect-h", type=int, help="starting_dose: how long its effect lasted")
     sub.add_argument("--days", type=int, help="taper: over how many days (14-28)")
@@ -141,6 +150,13 @@ def build_parser():
     sub.add_argument("fault", choices=("pressure", "stall", "empty", "clear"))
     sub.add_argument("--mpsi", type=int, help="line pressure in mpsi, for the pressure fault")
     return parser
+
+
+def missing_plan_options(options):
+    """'plan WHAT needs --OPTION ...' when options WHAT needs were left out, else None."""
+    missing = [option for option in dict(PLAN_NEEDS)[options.what]
+               if getattr(options, option[2:].replace("-", "_")) is None]
+    return "plan %s needs %s" % (options.what, " and ".join(missing)) if missing else None
 
 
 def open_serial(port, baud):
@@ -211,6 +227,9 @@ def main(argv=None, open_port=open_serial):
         parser.error("give --port (or set PUMPCTL_PORT)")
     if needs_mac(options.wire) and not options.key_file:
         parser.error("%s changes the pump: give --key-file (or set PUMPCTL_KEY_FILE)" % options.command)
+    problem = options.usage_problem(options)
+    if problem:
+        parser.error(problem)
     args = options.build(options)
     try:
         key = read_key_file(options.key_file) if options.key_file else None

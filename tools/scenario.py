@@ -1,4 +1,4 @@
-"""Scenario files (../shared/SCENARIOS.md): check them, and turn them into integers.
+"""Scenario files (README, "Simulation"): check them, and turn them into integers.
 
 The structure is checked with JSON Schema (the `jsonschema` package); the
 numbers are converted with the pump's own unit rules (firmware/pump/units.py),
@@ -25,6 +25,8 @@ EPOCH = datetime.datetime(2000, 1, 1)
 NUMBER = {"type": "number"}
 POSITIVE = {"type": "number", "exclusiveMinimum": 0}
 NON_NEGATIVE = {"type": "number", "minimum": 0}
+WHOLE = {"type": "integer", "minimum": 0}
+MAX_DURATION_H = 366 * 24  # a year of pump time; a 90-day run takes seconds
 
 
 def _section(properties, required=()):
@@ -37,7 +39,7 @@ EVENT_FIELDS = {
     "press": {"button": {"enum": ["ack"]}},
     "power_cut": {"off_s": NON_NEGATIVE},
     "sensor_fault": {"sensor": {"enum": ["pressure"]}, "fault": {"enum": ["open", "stuck", "out_of_range", "none"]}},
-    "refill": {"add_ml": POSITIVE, "concentration_mcg_per_ml": POSITIVE},
+    "refill": {"add_ml": POSITIVE, "concentration_mcg_per_ml": POSITIVE, "dilution": {"type": "boolean"}},
     "command": {"command": {"type": "object", "properties": {"cmd": {"type": "string"}, "args": {"type": "object"}},
                             "required": ["cmd"], "additionalProperties": False}},
     "supply": {"mv": NON_NEGATIVE},
@@ -48,10 +50,10 @@ EVENT_REQUIRED = {"power_cut": ["off_s"], "sensor_fault": ["fault"], "refill": [
 
 SCHEMA = _section({
     "start": {"type": "string"},
-    "duration_h": POSITIVE,
+    "duration_h": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_H},
     "seed": {"type": "integer", "minimum": 0},
-    "patient": _section({"origin": {"enum": ["spinal", "cerebral"]}, "age_years": NON_NEGATIVE,
-                         "days_since_implant": NON_NEGATIVE}, ["origin", "age_years", "days_since_implant"]),
+    "patient": _section({"origin": {"enum": ["spinal", "cerebral"]}, "age_years": WHOLE,
+                         "days_since_implant": WHOLE}, ["origin", "age_years", "days_since_implant"]),
     "reservoir": _section({"capacity_ml": POSITIVE, "fill_ml": POSITIVE, "concentration_mcg_per_ml": POSITIVE,
                            "dilution": {"type": "boolean"}}, ["fill_ml", "concentration_mcg_per_ml"]),
     "prescription": _section({"steps": {"type": "array", "minItems": 1, "items": _section(
@@ -119,9 +121,14 @@ def _event(event, i):
         out["fault"] = event["fault"]
     elif do == "refill":
         out["add_nl"] = _units(ml_to_nl, event["add_ml"], field + ".add_ml")
-        out["concentration_ng_per_ul"] = _whole(event["concentration_mcg_per_ml"], field + ".concentration_mcg_per_ml")
-        out["command"] = {"cmd": "refill", "args": {"add_ml": event["add_ml"], "confirm": True,
-                                                    "concentration_mcg_per_ml": event["concentration_mcg_per_ml"]}}
+        conc_field = field + ".concentration_mcg_per_ml"
+        out["concentration_ng_per_ul"] = _whole(event["concentration_mcg_per_ml"], conc_field)
+        _check_concentration(out["concentration_ng_per_ul"], event.get("dilution", False), conc_field)
+        args = {"add_ml": event["add_ml"], "confirm": True,
+                "concentration_mcg_per_ml": event["concentration_mcg_per_ml"]}
+        if event.get("dilution"):
+            args["dilution"] = True
+        out["command"] = {"cmd": "refill", "args": args}
     elif do == "command":
         out["command"] = event["command"]
     elif do == "supply":
@@ -170,8 +177,22 @@ def normalise(raw):
     if scenario["fill_nl"] > scenario["calibration"]["capacity_nl"]:
         raise ScenarioError("reservoir.fill_ml: more than capacity_ml")
     _units(ml_to_nl, settings.get("low_reservoir_ml", 2), "settings.low_reservoir_ml")
+    _check_concentration(scenario["concentration_ng_per_ul"], scenario["dilution"], "reservoir.concentration_mcg_per_ml")
+    low_days = settings.get("low_reservoir_days", 7)
+    if druglib.check_low_reservoir_warning(low_days * 86_400):
+        least = druglib.BACLOFEN_INTRATHECAL["abrupt_stop"]["low_reservoir_warning_min_s"] // 86_400
+        raise ScenarioError("settings.low_reservoir_days: at least %d days, to leave time for a refill visit" % least)
+    for i, event in enumerate(scenario["events"]):
+        if event["at_ms"] > scenario["duration_ms"]:
+            raise ScenarioError("events.%d.at_h: after the end of the run (duration_h)" % i)
     _check_with_druglib(scenario, raw["prescription"].get("override"))
     return scenario
+
+
+def _check_concentration(concentration, dilution, field):
+    refused = [v for v in druglib.check_concentration(concentration, dilution) if v.hard]
+    if refused:
+        raise ScenarioError("%s: %s" % (field, refused[0].message))
 
 
 def _setup_commands(raw):

@@ -1,6 +1,6 @@
 """Simulate the pump on the reference board: python tools/sim.py SCENARIO.json
 
-    --json                        the report of ../shared/SCENARIOS.md, alone on stdout
+    --json                        the JSON report (README, "Simulation"), alone on stdout
     --interpreter micropython     run the pump (and the simulated board) in the
                                   MicroPython unix port instead of this CPython
 
@@ -105,8 +105,10 @@ def summary(rep, name, description):
               "Accuracy: while delivering, commanded steps stayed within %d step(s) of the ideal"
               % rep["max_dose_error_steps"]]
     res = rep["reservoir"]
-    lines.append("Reservoir: %.3f mL left (pump's estimate %.3f mL, never above), empty %s"
-                 % (res["true_ml"], res["estimated_ml"], res["projected_empty"] or "- (not delivering)"))
+    above = res["estimated_ml"] > res["true_ml"]
+    lines.append("Reservoir: %.3f mL left (pump's estimate %.3f mL, %s), empty %s"
+                 % (res["true_ml"], res["estimated_ml"], "ABOVE the truth" if above else "not above",
+                    res["projected_empty"] or "- (not delivering)"))
     lines += ["", "Alarms (time since start)  priority   raised        acknowledged  cleared"]
     for a in rep["alarms"] or []:
         lines.append("  %-24s %-8s %-13s %-13s %s" % (a["kind"], a["priority"], _hms(a["raised_s"]),
@@ -118,6 +120,10 @@ def summary(rep, name, description):
     return "\n".join(lines)
 
 
+def _refuse_constant(name):
+    raise ValueError("%s is not a number JSON allows" % name)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
@@ -126,7 +132,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         with open(args.scenario) as f:
-            raw = json.load(f)
+            raw = json.load(f, parse_constant=_refuse_constant)
         scenario = normalise(raw)
         results = run_micropython(scenario) if args.interpreter == "micropython" else run_cpython(scenario)
     except OSError as exc:

@@ -10,3 +10,8 @@ host tools read too, where there is no `machine` module.
 def build():
     from .board import build as build_board
     return build_board()
+
+
+def panic():
+    from .board import panic as board_panic
+    board_panic()

@@ -122,6 +122,22 @@ class Board:
         return not (self.stepper.pending() or self.buzzer.playing or self.lamps.flashing)
 
 
+def panic():
+    """The board could not even be built: with the pins alone, light the red
+    lamp and sound the buzzer steadily, deliver nothing, and keep the
+    watchdog (which build() may have started) fed, so the failure is loud
+    and not a silent reset loop. Only a person ends it."""
+    Pin(pins.ENABLE, Pin.OUT, value=1)  # EN is active low: the motor unpowered
+    Pin(pins.LAMP_RED, Pin.OUT, value=1)
+    buzzer = PWM(Pin(pins.BUZZER))
+    buzzer.freq(config.BUZZER_TONE_HZ)
+    buzzer.duty_u16(32768)
+    watchdog = WDT(timeout=config.WATCHDOG_TIMEOUT_MS)
+    while True:
+        watchdog.feed()
+        time.sleep_ms(1000)
+
+
 def build():
     faults = []
     # Lets an exception raised in a hard IRQ handler (stepper, DIAG) be reported.

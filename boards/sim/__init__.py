@@ -6,3 +6,7 @@ firmware/main.py on it in real time."""
 def build():
     from .realtime import build as build_board
     return build_board()
+
+
+def panic():
+    raise SystemExit("the simulated board could not be built")

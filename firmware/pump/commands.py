@@ -16,11 +16,12 @@ from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, clock_s_to_iso, ms_to_h
 
 FIRMWARE_VERSION = "0.1.0"
 REFILL_VISIT_S = 24 * 3600  # a refill-visit change must follow a refill within a day
-PROTOCOL_EVENTS = {"bad_mac": events.AUTH_FAILED, "replay": events.AUTH_FAILED,
-                   "programming_locked": events.LOCKED_OUT, "bench_fault": events.BENCH_FAULT,
-                   "bench_refused": events.BENCH_FAULT, "counter_store_failed": events.STORAGE_FALLBACK,
-                   "protocol_fault": events.CRASH}
-BENCH_FAULTS = ("clear", "pressure", "stall", "empty")
+# What the protocol reports (pump.protocol on_event) -> (log code, detail field for a).
+# bench_fault is logged by _bench itself, with what was forced; a failed counter
+# store is the storage fault the controller raises anyway.
+PROTOCOL_EVENTS = {"bad_mac": (events.AUTH_FAILED, "failures"), "replay": (events.REPLAY, "ctr"),
+                   "programming_locked": (events.LOCKED_OUT, None), "bench_refused": (events.BENCH_REFUSED, None),
+                   "protocol_fault": (events.PROTOCOL_FAULT, None)}
 PLAN_NEEDS = {"starting_dose": ("screening_ng", "effect_h"), "taper": ("days",),
               "flex_preview": ("effects",), "csf_curve": ("hours",)}
 
@@ -55,25 +56,6 @@ def _ml(nl):
     return round(nl / NL_PER_ML, 3)
 
 
-def _detail(code, a, b):
-    """An event-log entry's two numbers, in words (pump.events says what they are)."""
-    if events.ALARM_RAISED <= code <= events.ALARM_ESCALATED:
-        return alarms.KIND_NAMES[a] if 0 <= a < alarms.KIND_COUNT else str(a)
-    if code == events.STOPPED or code == events.RESUMED:
-        return ", ".join(reason_names(a))
-    if code == events.PRESCRIPTION:
-        return "%s mcg/day%s" % (druglib.mcg_text(a), ", soft limits overridden" if b else "")
-    if code == events.REFILL:
-        return "%.3f mL at %d mcg/mL" % (a / NL_PER_ML, b)
-    if code == events.BOLUS:
-        return "%s mcg over %d s" % (druglib.mcg_text(a), b // 1000)
-    if code == events.COMMAND:
-        return _COMMAND_NAMES[a - 1] if 0 < a <= len(_COMMAND_NAMES) else str(a)
-    if code == events.CRASH:
-        return events.CRASH_NAMES[a - 1] if 0 < a <= len(events.CRASH_NAMES) else "another exception"
-    return "%d %d" % (a, b)
-
-
 def _when(clock_s):
     return None if clock_s is None else clock_s_to_iso(clock_s)
 
@@ -95,7 +77,14 @@ class Commands:
         return reply
 
     def _on_protocol_event(self, kind, now_s, detail):
-        self.ctl.record(now_s, PROTOCOL_EVENTS.get(kind, events.COMMAND), detail.get("failures", 0))
+        if kind not in PROTOCOL_EVENTS:
+            return
+        code, field = PROTOCOL_EVENTS[kind]
+        if code == events.LOCKED_OUT:
+            a = detail["until_s"] - now_s
+        else:
+            a = detail.get(field, 0) if field else 0
+        self.ctl.record(now_s, code, a if isinstance(a, int) else 0)
 
     # ------------------------------------------------------- read-only
     def _status(self, args, now_s):
@@ -133,8 +122,20 @@ class Commands:
                             for e in am.history]}
 
     def _log(self, args, now_s):
-        return {"entries": [{"seq": seq, "time": clock_s_to_iso(t), "event": events.NAMES.get(code, code),
-                             "detail": _detail(code, a, b)} for seq, t, code, a, b in self.ctl.log.newest(args["n"])]}
+        """Newest first; a note (NOTE entries, logged after the entry they
+        explain) is joined back into the entry it belongs to."""
+        entries, note = [], []
+        for seq, t, code, a, b in self.ctl.log.newest(args["n"]):
+            if code == events.NOTE:
+                note.append((a, b))
+                continue
+            entry = {"seq": seq, "time": clock_s_to_iso(t), "event": events.NAMES.get(code, str(code)),
+                     "detail": events.describe(code, a, b)}
+            if note:
+                entry["note"] = events.note_text(reversed(note))
+                note = []
+            entries.append(entry)
+        return {"entries": entries}
 
     def _plan(self, args, now_s):
         """The clinical helpers (pump.clinical), in mcg for people. A plan is
@@ -237,11 +238,14 @@ class Commands:
         ctl.history.record_bolus(args["ng"], now_s)
         duration_ms = ctl.start_bolus(args["ng"])
         ctl.record(now_s, events.BOLUS, args["ng"], duration_ms)
+        if decision["override_reason"]:
+            ctl.record(now_s, events.OVERRIDE, len(decision["violations"]))
+            ctl.record_note(now_s, decision["override_reason"])
         ctl.save()
-        return {"bolus_ng": args["ng"], "duration_s": duration_ms // 1000}
+        return {"bolus_mcg": _mcg(args["ng"]), "duration_s": duration_ms // 1000}
 
     def _stop(self, args, now_s):
-        self.ctl.stop(STOP_COMMAND, now_s)
+        self.ctl.stop(STOP_COMMAND, now_s, args["reason"])
         return {"stopped_for": reason_names(self.ctl.stop_mask)}
 
     def _resume(self, args, now_s):
@@ -283,7 +287,7 @@ class Commands:
 
     def _bench(self, args, now_s):
         self.ctl.board.inject(args["fault"], args["mpsi"])
-        self.ctl.record(now_s, events.BENCH_FAULT, BENCH_FAULTS.index(args["fault"]), args["mpsi"] or 0)
+        self.ctl.record(now_s, events.BENCH_FAULT, events.BENCH_FAULTS.index(args["fault"]), args["mpsi"] or 0)
         return {"injected": args["fault"]}
 
     def _selftest(self, args, now_s):
@@ -293,7 +297,4 @@ class Commands:
         return {"results": [list(item) for item in self.ctl.board.selftest(patterns)]}
 
 
-_COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient",
-                  "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
-                  "set_clock", "bench", "selftest")
-_COMMAND_CODES = {name: i + 1 for i, name in enumerate(_COMMAND_NAMES)}
+_COMMAND_CODES = {name: i + 1 for i, name in enumerate(events.COMMAND_NAMES)}

@@ -127,14 +127,18 @@ class Controller:
 
     # ------------------------------------------------------------ delivery
     def restart_schedule(self, carry=None):
-        """Start a new segment at now. Pending pulses are taken back, so the
-        new segment starts from what was really emitted; `carry` (a fraction
-        of a step, in segment units) defaults to the exact one owed now."""
+        """Start a new segment at now, from what was really emitted; `carry`
+        (a fraction of a step, in segment units) defaults to the exact one
+        owed now."""
+        owed = self._take_back()
+        self._start_segment(self.day, self.ms, owed if carry is None else carry)
+
+    def _take_back(self):
+        """Cancel the pulses queued and not yet out (they were counted as
+        used when queued); the fraction of a step owed now."""
         dropped = self.board.stepper.cancel()
         self.reservoir.use(-dropped)
-        if carry is None:
-            carry = self._carry_at(self.day, self.ms, self.pacer.count - dropped)
-        self._start_segment(self.day, self.ms, carry)
+        return self._carry_at(self.day, self.ms, self.pacer.count - dropped)
 
     def _carry_at(self, day, ms, steps_taken):
         elapsed = (day - self.seg_day) * MS_PER_DAY + ms - self.seg_start_ms
@@ -218,9 +222,10 @@ class Controller:
         return duration_ms
 
     # --------------------------------------------------------------- state
-    def stop(self, reason, now_s):
-        """Stop delivery for `reason` (a STOP_ bit): logged, and alarmed by
-        delivery_stopped as long as any reason holds."""
+    def stop(self, reason, now_s, why=None):
+        """Stop delivery for `reason` (a STOP_ bit; `why`, a person's words
+        for it): logged, and alarmed by delivery_stopped as long as any
+        reason holds."""
         if self.stop_mask & reason:
             return
         was_delivering = self.delivering
@@ -228,17 +233,20 @@ class Controller:
         if was_delivering:
             self.reservoir.use(-self.board.stepper.cancel())
         self.record(now_s, events.STOPPED, self.stop_mask)
+        if why:
+            self.record_note(now_s, why)
         self._update_stop_alarm(now_s)
         self.save()
 
     def resume(self, reasons, now_s):
         """Lift `reasons`; delivery restarts from now, without catching up."""
-        if not self.stop_mask & reasons:
+        lifted = self.stop_mask & reasons
+        if not lifted:
             return
         self.stop_mask &= ~reasons
+        self.record(now_s, events.RESUMED, lifted)
         if self.delivering:
             self.start_delivery()
-            self.record(now_s, events.RESUMED, reasons)
         self._update_stop_alarm(now_s)
         self.save()
 
@@ -264,6 +272,7 @@ class Controller:
                         1 if decision["override_reason"] else 0)
         if decision["override_reason"]:
             self.record(now_s, events.OVERRIDE, len(decision["violations"]))
+            self.record_note(now_s, decision["override_reason"])
         if decision["catheter_suspected"]:
             self.record(now_s, events.CATHETER_FLAG, prescription.daily_ng())
         if self.delivering:
@@ -277,7 +286,9 @@ class Controller:
     def refill(self, volume_nl, concentration_ng_per_ul, now_s):
         """Record a refill (pump.commands confirmed it). A new concentration
         changes the steps per ng, not the prescription: the segment restarts
-        in the new units, so the dose in mcg/day is unchanged."""
+        in the new units, so the dose in mcg/day is unchanged. What was
+        queued is taken back first: it belongs to the count being replaced."""
+        owed = self._take_back() if self.delivering else 0
         self.reservoir.refill(volume_nl, concentration_ng_per_ul)
         self.authorized_steps = 0
         self.refresh_limits()
@@ -285,7 +296,7 @@ class Controller:
         if self.stop_mask & STOP_EMPTY:
             self.resume(STOP_EMPTY, now_s)
         elif self.delivering:
-            self.restart_schedule()
+            self._start_segment(self.day, self.ms, owed)
         self.save()
 
     def refresh_limits(self):
@@ -343,6 +354,12 @@ class Controller:
             self.storage_failed(now_s)
         else:
             self.alarms.raise_(kind, now_s)
+
+    def record_note(self, now_s, text):
+        """Words a person gave (a stop or override reason), after the entry
+        they explain: pump.events packs them into NOTE entries."""
+        for a, b in events.note_words(text):
+            self.record(now_s, events.NOTE, a, b)
 
     def storage_failed(self, now_s):
         """Flash refused a write. Without it the pump cannot promise not to

@@ -1,33 +1,45 @@
-"""Event-log codes: what the pump did and why, one small int each.
+"""Event-log codes: what the pump did and why, and how to say it in words.
 
-The log (pump.eventlog) stores (time_s, code, a, b); this table gives each
-code its name and the meaning of a and b, so a reader of the log on the
-host (pumpctl log, the sim report) sees words, not numbers.
+The log (pump.eventlog) stores (time_s, code, a, b) with a and b signed
+32-bit ints; this module gives each code its name and the meaning of a and
+b, and `describe` turns an entry back into words, so a reader of the log
+(pumpctl log) sees what happened, not numbers. Free text (a stop reason, an
+override reason) follows the entry it explains as NOTE entries, 8 bytes of
+UTF-8 in each.
 """
-from pump.compat import const
+import struct
 
-RESTART = const(1)          # a: store status at boot, b: steps counted as used (uncertain)
-PRESCRIPTION = const(2)     # a: daily ng, b: override flag (1 when soft limits were overridden)
+from pump import alarms
+from pump.compat import const
+from pump.stops import reason_names
+from pump.units import NG_PER_MCG, NL_PER_ML, clock_s_to_iso
+
+RESTART = const(1)          # a: store status at boot (BOOT_STATUS), b: steps counted as used
+PRESCRIPTION = const(2)     # a: daily ng, b: 1 when soft limits were overridden
 REFILL = const(3)           # a: volume nL after refill, b: concentration ng/uL
 ALARM_RAISED = const(4)     # a: alarm kind
 ALARM_ACKNOWLEDGED = const(5)
 ALARM_CLEARED = const(6)
 ALARM_SILENCED = const(7)
 ALARM_ESCALATED = const(8)
-STOPPED = const(9)          # a: stop reasons mask
-RESUMED = const(10)
-BOLUS = const(11)           # a: bolus ng, b: steps
+STOPPED = const(9)          # a: stop reasons now (pump.stops), NOTE: the reason given
+RESUMED = const(10)         # a: stop reasons lifted
+BOLUS = const(11)           # a: bolus ng, b: its duration in ms
 SETTINGS = const(12)        # a: low reservoir nL, b: low reservoir days
 STORAGE_FALLBACK = const(13)
-AUTH_FAILED = const(14)     # a: failures in a row
-LOCKED_OUT = const(15)      # a: lockout seconds
-BENCH_FAULT = const(16)     # a: fault code
-CATHETER_FLAG = const(17)   # a: new daily ng, b: old daily ng
+AUTH_FAILED = const(14)     # a: bad MACs in a row
+LOCKED_OUT = const(15)      # a: lockout s
+BENCH_FAULT = const(16)     # a: index in BENCH_FAULTS, b: mpsi forced
+CATHETER_FLAG = const(17)   # a: new daily ng
 CLOCK_SET = const(18)       # a: old time_s, b: new time_s
-OVERRIDE = const(19)        # a: violated rules count
-DELIVERY_GAP = const(20)    # a: ms skipped (the shell woke late)
-COMMAND = const(21)         # a: command index in the protocol's table
-CRASH = const(22)           # a: 1 + index in CRASH_NAMES of the exception (0: another)
+OVERRIDE = const(19)        # a: soft rules overridden, NOTE: the reason given
+DELIVERY_GAP = const(20)    # a: s since the last wake-up (the shell woke far too late)
+COMMAND = const(21)         # a: 1 + index in COMMAND_NAMES
+CRASH = const(22)           # a: 1 + index in CRASH_NAMES (0: another exception)
+NOTE = const(23)            # a, b: 8 bytes of text about the entry before
+REPLAY = const(24)          # a: counter refused
+BENCH_REFUSED = const(25)   # bench injection without the jumper
+PROTOCOL_FAULT = const(26)  # an exception behind the protocol (a defect); the reply said so
 
 NAMES = {
     RESTART: "restart", PRESCRIPTION: "prescription", REFILL: "refill",
@@ -37,9 +49,88 @@ NAMES = {
     BOLUS: "bolus", SETTINGS: "settings", STORAGE_FALLBACK: "storage_fallback",
     AUTH_FAILED: "auth_failed", LOCKED_OUT: "locked_out", BENCH_FAULT: "bench_fault",
     CATHETER_FLAG: "catheter_flag", CLOCK_SET: "clock_set", OVERRIDE: "override",
-    DELIVERY_GAP: "delivery_gap", COMMAND: "command", CRASH: "crash",
+    DELIVERY_GAP: "delivery_gap", COMMAND: "command", CRASH: "crash", NOTE: "note",
+    REPLAY: "replay", BENCH_REFUSED: "bench_refused", PROTOCOL_FAULT: "protocol_fault",
 }
 
-# What ended the main loop, as far as the log can say it in a small int.
+BOOT_STATUS = ("empty", "ok", "fallback", "fault")
+BENCH_FAULTS = ("clear", "pressure", "stall", "empty")
+# The order is the log's code: append, never reorder.
+COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient",
+                 "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
+                 "set_clock", "bench", "selftest")
 CRASH_NAMES = ("MemoryError", "OSError", "ValueError", "TypeError", "KeyError", "IndexError",
                "AttributeError")
+NOTE_BYTES = const(8)
+NOTE_MAX_BYTES = const(120)
+
+
+def note_words(text):
+    """`text` as the (a, b) pairs of NOTE entries (at most NOTE_MAX_BYTES,
+    cut between characters)."""
+    data = text.encode()
+    while len(data) > NOTE_MAX_BYTES:
+        text = text[:-1]
+        data = text.encode()
+    words = []
+    for at in range(0, len(data), NOTE_BYTES):
+        chunk = data[at:at + NOTE_BYTES]
+        words.append(struct.unpack("<ii", chunk + bytes(NOTE_BYTES - len(chunk))))
+    return words
+
+
+def note_text(words):
+    """The text of NOTE entries' (a, b) pairs, in the order they were logged."""
+    data = b"".join(struct.pack("<ii", a, b) for a, b in words)
+    try:
+        return str(data.rstrip(b"\0"), "utf-8")
+    except UnicodeError:  # a note whose first entries rolled off the ring
+        return "(part of a note)"
+
+
+def _named(table, index):
+    return table[index] if 0 <= index < len(table) else str(index)
+
+
+def _mcg(ng):
+    whole, part = divmod(ng, NG_PER_MCG)
+    return "%d.%03d mcg" % (whole, part) if part else "%d mcg" % whole
+
+
+def describe(code, a, b):
+    """An entry's a and b in words."""
+    if ALARM_RAISED <= code <= ALARM_ESCALATED:
+        return _named(alarms.KIND_NAMES, a)
+    if code == STOPPED or code == RESUMED:
+        return ", ".join(reason_names(a))
+    if code == PRESCRIPTION:
+        return _mcg(a) + "/day" + (", soft limits overridden" if b else "")
+    if code == REFILL:
+        return "%d.%06d mL at %d mcg/mL" % (a // NL_PER_ML, a % NL_PER_ML, b)
+    if code == BOLUS:
+        return "%s over %d s" % (_mcg(a), b // 1000)
+    if code == SETTINGS:
+        return "low at %d.%06d mL or %d days" % (a // NL_PER_ML, a % NL_PER_ML, b)
+    if code == RESTART:
+        return "flash %s, %d uncertain steps counted as delivered" % (_named(BOOT_STATUS, a), b)
+    if code == BENCH_FAULT:
+        return _named(BENCH_FAULTS, a) + (" %d mpsi" % b if b else "")
+    if code == CATHETER_FLAG:
+        return "escalation to %s/day: check the catheter" % _mcg(a)
+    if code == CLOCK_SET:
+        return "%s -> %s" % (clock_s_to_iso(a), clock_s_to_iso(b))
+    if code == OVERRIDE:
+        return "%d soft limit(s) overridden" % a
+    if code == DELIVERY_GAP:
+        return "woke %d s late: schedule restarted from now" % a
+    if code == COMMAND:
+        return _named(COMMAND_NAMES, a - 1)
+    if code == CRASH:
+        return _named(CRASH_NAMES, a - 1) if a else "another exception"
+    if code == AUTH_FAILED:
+        return "%d bad MAC(s) in a row" % a
+    if code == LOCKED_OUT:
+        return "programming locked for %d s" % a
+    if code == REPLAY:
+        return "counter %d refused" % a
+    return ""

@@ -23,7 +23,7 @@ from pump.prescription import Prescription
 from pump.store import EMPTY, FALLBACK, FAULT
 from pump.titration import TitrationHistory
 
-BOOT_STATUS = {EMPTY: 0, "ok": 1, FALLBACK: 2, FAULT: 3}
+BOOT_STATUS = {name: i for i, name in enumerate(events.BOOT_STATUS)}  # the log's codes
 
 
 class StateCodec:

@@ -23,12 +23,16 @@ class UnitError(ValueError):
 def to_int_units(value, per_unit, what):
     """`value` (int or float) times `per_unit`, which must come out whole.
 
-    A float is accepted when it is within 1e-6 of a whole number of units
-    (0.1 mL is 99999.99999999999 nL in binary floating point).
+    A float is accepted when it is within one part per million of a whole
+    number of units: 0.1 mL is 99999.99999999999 nL in a double, and the
+    RP2040's 32-bit floats (its json.loads makes them) carry about 7 digits,
+    so 0.1 mL arrives there as 100000.0015 nL. NaN and infinity are refused.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UnitError("%s: expected a number" % what)
     scaled = value * per_unit
+    if scaled != scaled or scaled in (float("inf"), float("-inf")):
+        raise UnitError("%s: expected a finite number" % what)
     whole = int(round(scaled))
     if abs(scaled - whole) > 1e-6 * max(1, abs(whole)):
         raise UnitError("%s: %r is finer than the pump's resolution" % (what, value))

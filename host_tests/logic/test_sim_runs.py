@@ -4,7 +4,8 @@
 # its ledgers and the exact dose checker need the rest)
 import json
 
-from simcase import run
+from hw.sim.runner import Run
+from simcase import HOUR_MS, run, scenario
 
 MCG_PER_STEP_AT_500 = 500 / 12_732  # one step of 500 mcg/mL, nominal calibration
 
@@ -109,3 +110,33 @@ def test_a_power_cut_with_the_pump_off_for_minutes_resumes_without_catching_up()
     (programmed, delivered), = daily_mcg(results)
     missed = 30 * 10 / 60  # ten minutes of 30 mcg/h, not made up afterwards
     assert abs(programmed - delivered - missed) <= 2 * MCG_PER_STEP_AT_500
+
+
+def test_the_reservoir_estimate_stays_at_or_below_the_truth_through_refills():
+    refills = [{"at_h": 10, "do": "refill", "add_nl": 5_000_000, "concentration_ng_per_ul": 500},
+               {"at_h": 20, "do": "refill", "add_nl": 10_000_000, "concentration_ng_per_ul": 2000}]
+    sim = Run(scenario(30, fill_ml=8, events=refills))
+    sim._advance()
+    for hours in (9.9, 10, 10.01, 19.9, 20, 20.01, 30):
+        sim.advance_to(int(hours * HOUR_MS))
+        estimate, truth = sim.ctl.reservoir.remaining_steps(), sim.board.mechanism.reservoir_steps
+        assert estimate <= truth, (hours, estimate, truth)
+
+
+def test_the_log_keeps_a_stop_reason_and_an_override_reason_in_words():
+    reason = "suspected overdose: drowsy, see chart"
+    events = [{"at_h": 1, "do": "command", "command": {"cmd": "stop", "args": {"reason": reason}}},
+              {"at_h": 2, "do": "command", "command": {"cmd": "resume"}},
+              {"at_h": 3, "do": "command", "command": {"cmd": "set_prescription", "args": {
+                  "steps": [{"start": "00:00", "mcg_per_h": 40}], "override": "responder, per Dr. Ng"}}}]
+    sim, results = run(4, events=events)
+    assert all('"ok": true' in reply for reply in results["replies"])
+    log = json.loads(sim.line(json.dumps({"cmd": "log", "args": {"n": 50}}).encode()))["entries"]
+    by_event = {}
+    for entry in log:
+        by_event.setdefault(entry["event"], entry)
+    assert by_event["stopped"]["note"] == reason and by_event["stopped"]["detail"] == "command"
+    assert by_event["resumed"]["detail"] == "command"
+    assert by_event["override"]["note"] == "responder, per Dr. Ng"
+    assert by_event["catheter_flag"]["detail"] == "escalation to 960 mcg/day: check the catheter"
+    assert by_event["prescription"]["detail"] == "960 mcg/day, soft limits overridden"

@@ -23,6 +23,7 @@ from pump.commands import Commands
 from pump.controller import Controller
 from pump.delivery import bolus_plan
 from pump.hmac256 import HmacSha256
+from pump.units import mcg_to_ng
 from pump.units import MS_PER_DAY
 
 HOST_KEY = b"simulated-device-key-not-secret!"  # 32 bytes; the sim's own board
@@ -77,9 +78,18 @@ class Run:
         settings, schedule. A refusal ends the run: the scenario asked for
         what the pump refuses."""
         for command in self.scenario["setup"]:
-            reply = json.loads(self.line(self.sign(command)))
+            reply = json.loads(self.command(command))
             if not reply["ok"]:
                 raise ScenarioRefused(command["cmd"], reply["error"], reply["message"])
+
+    def command(self, command):
+        """A command signed and sent as the clinician programmer does; a
+        bolus the pump accepts becomes part of what was asked, and of the
+        ideal. Returns the reply line."""
+        reply = self.line(self.sign(command))
+        if command["cmd"] == "bolus" and reply is not None and json.loads(reply)["ok"]:
+            self._bolus_asked(mcg_to_ng(command["args"]["mcg"]))
+        return reply
 
     def line(self, line):
         """A protocol line as the serial port delivers it; returns the reply.
@@ -88,8 +98,6 @@ class Run:
         (a bolus, a stop) is scheduled and annunciated at once."""
         self._advance()
         reply = self.guarded(lambda: self.commands.handle_line(line, self.ctl.now_s()))
-        if reply is not None:
-            self._after_line(json.loads(reply))
         self._advance()  # the command may have changed what is due next
         return reply
 
@@ -114,14 +122,11 @@ class Run:
             return None
         return result
 
-    def _after_line(self, reply):
-        """A bolus the pump accepted is part of what was asked for, and of the ideal."""
-        if reply.get("ok") and "bolus_ng" in reply:
-            bolus_ng = reply["bolus_ng"]
-            num, duration, lump = bolus_plan(bolus_ng, self.ctl.reservoir.concentration_ng_per_ul,
-                                             self.steps_per_ml, self.board.calibration["bolus_rate_nl_per_h"])
-            self.bolus = (self.time.t_ms + duration, lump, num)
-            self.ledger.program_bolus(self.time.t_ms, bolus_ng, self.concentration)
+    def _bolus_asked(self, bolus_ng):
+        num, duration, lump = bolus_plan(bolus_ng, self.ctl.reservoir.concentration_ng_per_ul,
+                                         self.steps_per_ml, self.board.calibration["bolus_rate_nl_per_h"])
+        self.bolus = (self.time.t_ms + duration, lump, num)
+        self.ledger.program_bolus(self.time.t_ms, bolus_ng, self.concentration)
 
     def _advance(self):
         day, ms = self.time.day_ms()
@@ -229,7 +234,7 @@ class Run:
         elif do == "refill":
             self._refill(event)
         elif do == "command":
-            self.replies.append(self.line(self.sign(event["command"])))
+            self.replies.append(self.command(event["command"]))
         elif do == "power_cut":
             self._power_cut(event["off_ms"])
         elif do == "supply":
@@ -245,7 +250,7 @@ class Run:
         new_conc = event["concentration_ng_per_ul"]
         self.board.mechanism.refill(event["add_nl"], new_conc != self.concentration)
         self.concentration = new_conc
-        self.replies.append(self.line(self.sign(event["command"])))
+        self.replies.append(self.command(event["command"]))
 
     def advance_to(self, t_ms):
         """Let simulated time pass up to t_ms: the pump wakes when it asks

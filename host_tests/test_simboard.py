@@ -1,0 +1,122 @@
+"""tools/simboard.py: it stops cleanly and never takes over another board's port.
+
+The SIGTERM test runs simboard's main in a child process, as `kill PID`
+finds it, with the deploy skipped and a stand-in main.py that idles, so it
+tests the stopping, not the firmware. Needs socat (Debian package `socat`).
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import mpenv
+import simboard
+from unixboard import needs_socat
+
+IDLE_MAIN = "import time\nwhile True:\n    time.sleep(1)\n"
+WITHOUT_DEPLOY = """
+import sys
+sys.path.insert(0, %r)
+import deploy, simboard
+deploy.main = lambda argv: 0
+sys.exit(simboard.main(sys.argv[1:]))
+""" % os.path.join(mpenv.ROOT, "tools")
+
+
+def process_state(pid):
+    """The state letter in /proc/PID/stat (R, S, Z for an ended process not yet reaped...), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def descendants(pid):
+    """The processes below `pid`, children first."""
+    parents = {}
+    for name in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(name))
+        except (OSError, IndexError, ValueError):
+            continue
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(0), [])
+        found += children
+        todo += children
+    return found
+
+
+def running(pids):
+    return [pid for pid in pids if process_state(pid) not in (None, "Z")]
+
+
+def wait_until(condition, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@needs_socat
+def test_sigterm_stops_socat_and_the_unix_port_and_removes_the_link(tmp_path):
+    root = tmp_path / "board"
+    root.mkdir()
+    (root / "main.py").write_text(IDLE_MAIN)
+    (tmp_path / "run.py").write_text(WITHOUT_DEPLOY)
+    port = str(tmp_path / "tty")
+    board = subprocess.Popen([sys.executable, str(tmp_path / "run.py"), str(root), "--key", "unused",
+                              "--port", port], stdout=subprocess.DEVNULL)
+    below = []
+    try:
+        assert wait_until(lambda: os.path.exists(port) and len(descendants(board.pid)) == 2, 15)
+        below = descendants(board.pid)    # socat, and the unix port it runs
+        board.send_signal(signal.SIGTERM)
+        assert board.wait(timeout=15) == 0
+        assert wait_until(lambda: running(below) == [], 5), running(below)
+        assert not os.path.lexists(port)
+    finally:   # a failed run leaves nothing behind either
+        for pid in running([board.pid] + below):
+            os.kill(pid, signal.SIGKILL)
+        board.wait()
+
+
+def stale_link(path):
+    os.symlink(str(path) + ".gone", path)
+
+
+def regular_file(path):
+    path.write_text("")
+
+
+@pytest.mark.parametrize("make", [stale_link, regular_file])
+def test_a_port_path_that_exists_is_refused_before_deploying(tmp_path, make, monkeypatch, capsys):
+    monkeypatch.setattr(simboard.deploy, "main", None)   # a deploy would fail the test
+    port = tmp_path / "tty"
+    make(port)
+    assert simboard.main([str(tmp_path / "board"), "--key", "unused", "--port", str(port)]) == 1
+    assert capsys.readouterr().err == "simboard: in use: %s, or a stale link: remove it\n" % port
+    assert os.path.lexists(port)
+
+
+def test_a_board_behind_a_pty_never_takes_over_an_existing_link(tmp_path):
+    port = tmp_path / "tty"
+    stale_link(port)
+    with pytest.raises(simboard.PortInUse):
+        with simboard.behind_pty("true", str(port)):
+            pass
+
+
+def test_main_leaves_the_callers_sigterm_handler_as_it_found_it(tmp_path):
+    port = tmp_path / "tty"
+    regular_file(port)
+    before = signal.getsignal(signal.SIGTERM)
+    assert simboard.main([str(tmp_path / "board"), "--key", "unused", "--port", str(port)]) == 1
+    assert signal.getsignal(signal.SIGTERM) is before
