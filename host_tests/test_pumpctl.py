@@ -94,7 +94,7 @@ def test_read_only_command_prints_fields_as_rows_the_telling_ones_first(capsys):
     pump = Pump({"status": {"state": "delivering", "rate_mcg_per_h": 20.5, "reservoir": {"ml": 12.5}}})
     assert pump.run("status") == pumpctl.EXIT_OK
     out = capsys.readouterr().out.splitlines()
-    assert out == ["rate_mcg_per_h  20.5", "reservoir.ml    12.5", "state           delivering"]
+    assert out == ["state           delivering", "rate_mcg_per_h  20.5", "reservoir.ml    12.5"]
     assert pump.serial.written == [b'{"cmd":"status"}']
 
 

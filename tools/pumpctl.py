@@ -177,7 +177,7 @@ def text_of(value):
 
 
 # MicroPython's json writes a dict's keys in hash order: show the telling ones first.
-FIRST = ("time", "seq", "event", "detail", "kind", "priority", "delivering", "stopped_for", "rate_mcg_per_h",
+FIRST = ("time", "seq", "event", "detail", "note", "kind", "priority", "state", "delivering", "stopped_for", "rate_mcg_per_h",
          "daily_mcg", "remaining_ml", "alarms", "active", "verdict", "start", "for_effect_at", "day", "hour")
 
 

@@ -90,7 +90,8 @@ class Commands:
     def _status(self, args, now_s):
         ctl = self.ctl
         rx = ctl.prescription
-        return {"delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask),
+        state = "not programmed" if rx is None else ("delivering" if ctl.delivering else "stopped")
+        return {"state": state, "delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask),
                 "rate_mcg_per_h": _mcg(rx.rate_at(ctl.ms)) if rx else 0,
                 "daily_mcg": _mcg(rx.daily_ng()) if rx else 0,
                 "remaining_ml": _ml(ctl.reservoir.remaining_nl()),

@@ -44,7 +44,7 @@ Bounds, with the nominal 12 732 steps/mL and 1 mpsi/nL:
   steps), plus what a simultaneous posture drop takes away (at most 600 mpsi,
   8 steps), plus the crossing falling inside a wake-up (up to 7 steps) and the
   debounce (2 more wake-ups, up to 16 steps): 57 steps, 4.5 uL, at worst,
-  under the 5 uL of issue 5 (measured: 1.5-2.5 uL at 3 steps/h, 2-3.7 uL at
+  under the 5 uL goal (measured: 1.5-2.5 uL at 3 steps/h, 2-3.7 uL at
   530 and 12 732 steps/h).
 - no false alarm: posture's 600 mpsi plus noise is a third of the threshold.
 - backoff: retracting backoff_steps() brings the trapped pressure back to

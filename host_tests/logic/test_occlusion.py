@@ -1,8 +1,9 @@
 """Occlusion detector and pressure-sensor monitor, against synthetic traces.
 
-LineSim below generates what the lead's simulator will feed the detector:
-CSF baseline 200 mpsi moved by posture shifts of up to 600 mpsi over 10-60 s,
-noise sigma 30 mpsi, and, when occluded, 1 mpsi per nL pushed. Wake-ups come
+LineSim below generates, written out independently here, what the simulated
+board (hw/sim/physics.py) feeds the detector: CSF baseline 200 mpsi moved by
+posture shifts of up to 600 mpsi over 10-60 s, noise sigma 30 mpsi, and,
+when occluded, 1 mpsi per nL pushed. Wake-ups come
 every 1-8 steps or at least once a minute. Everything is integer and seeded,
 so a trace is the same on CPython and MicroPython.
 """
@@ -15,7 +16,7 @@ from pump.occlusion import (AT_BASELINE_MARGIN_MPSI, LINE_OCCLUDED, LINE_OPEN,
 STEPS_PER_ML = 12_732
 NL_PER_UL = 1000
 MS_PER_H = 3_600_000
-# The three rates of issue 5: 12 mcg/day at 2000 mcg/mL, a typical 500 mcg/day
+# The three reference rates: 12 mcg/day at 2000 mcg/mL, a typical 500 mcg/day
 # at 500 mcg/mL (about 530 steps/h), and the 1 mL/h ceiling.
 SLOWEST_STEPS_PER_H = 3
 TYPICAL_STEPS_PER_H = 530
@@ -40,7 +41,7 @@ class Prng(XorShift32):
 
 
 class LineSim:
-    """Pump, catheter and CSF as the lead's simulator models them.
+    """Pump, catheter and CSF as hw/sim/physics.py models them.
 
     Posture: every `shift_every_s` on average (drawn between half and one and
     a half times that) the CSF pressure ramps over 10-60 s to a new level

@@ -586,3 +586,8 @@ def test_event_log_failure_does_not_escape():
     protocol = Protocol(RecordingHandler(), KEY, MemoryCounter(), on_event=failing_log)
     answer = json.loads(protocol.handle_line(signed(body("resume", ctr=1), OTHER_KEY), NOW_S))
     assert answer["error"] == "internal"
+
+
+def test_every_command_has_a_stable_code_in_the_event_log():
+    from pump.events import COMMAND_NAMES
+    assert sorted(COMMAND_NAMES) == sorted(name for name in COMMANDS if name != "auth")
