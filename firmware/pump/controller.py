@@ -44,7 +44,7 @@ from pump.units import MS_PER_DAY, S_PER_DAY
 BATCH = const(8)
 MAX_WAKE_GAP_MS = const(60_000)
 AUTH_WINDOW_MS = const(600_000)
-LATE_WAKE_LIMIT_MS = const(600_000)
+LATE_WAKE_LIMIT_MS = const(10_000)  # past a minute and this, do not catch up: restart from now
 LOG_CAPACITY = const(512)
 # pump.alarms event -> event-log code
 ALARM_EVENT_CODES = {kinds.RAISED: events.ALARM_RAISED, kinds.ACKNOWLEDGED: events.ALARM_ACKNOWLEDGED,
