@@ -16,6 +16,8 @@ import digitalio  # noqa: E402
 import pytest  # noqa: E402
 
 import bench  # noqa: E402
+import benchboard  # noqa: E402
+import benchplan  # noqa: E402
 import benchrig  # noqa: E402
 import mpenv  # noqa: E402
 import pumpctl  # noqa: E402
@@ -47,14 +49,14 @@ PLAN_CHECKS = (
 
 def test_a_kind_is_judged_on_priority_tone_lamp_and_burst_per_iec_60601_1_8():
     for args, expected in PLAN_CHECKS:
-        assert bench.problems(*args) == expected, args
+        assert benchplan.problems(*args) == expected, args
 
 
 def test_the_bench_plan_covers_every_alarm_kind_once():
     from pump.alarms import KIND_NAMES
-    assert sorted(bench.EXPECTED_PRIORITY) == sorted(KIND_NAMES)
-    assert not set(bench.INJECTIONS) & set(bench.NOT_INJECTABLE)
-    assert set(bench.INJECTIONS) | set(bench.NOT_INJECTABLE) == set(KIND_NAMES)
+    assert sorted(benchplan.EXPECTED_PRIORITY) == sorted(KIND_NAMES)
+    assert not set(benchboard.INJECTIONS) & set(benchboard.NOT_INJECTABLE)
+    assert set(benchboard.INJECTIONS) | set(benchboard.NOT_INJECTABLE) == set(KIND_NAMES)
 
 
 # ------------------------------------------------------------------ simulator
@@ -90,8 +92,8 @@ def test_sim_under_micropython_reports_the_same_rows(capsys):
 
 
 def test_sim_table_has_a_row_per_kind_and_exits_1_on_a_failure(capsys, monkeypatch):
-    monkeypatch.setitem(bench.EXPECTED_PRIORITY, "delivery_stopped", "high")
-    assert bench.main(["sim", "delivery_stopped", "restart"]) == bench.EXIT_FAIL
+    monkeypatch.setitem(benchplan.EXPECTED_PRIORITY, "delivery_stopped", "high")
+    assert bench.main(["sim", "delivery_stopped", "restart"]) == benchplan.EXIT_FAIL
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["kind", "expected", "priority"]
     assert lines[1].split()[0] == "delivery_stopped" and lines[1].split()[-1] == "FAIL"
@@ -145,7 +147,7 @@ def test_board_injects_times_and_undoes_each_fault_it_can_inject(kind, injected_
     row = json.loads(capsys.readouterr().out)["kinds"][0]
     assert code == 0, row
     assert (row["result"], row["injected_by"]) == ("PASS", injected_by)
-    assert row["priority"] == bench.EXPECTED_PRIORITY[kind]
+    assert row["priority"] == benchplan.EXPECTED_PRIORITY[kind]
     assert row["timed_by"] == "alarms poll" and row["alarm_after_s"] >= row["resolution_s"] >= 0
     assert row["delivery_stopped"] is True
     assert pump.run.ctl.delivering and row["note"] is None
@@ -170,7 +172,7 @@ def test_occlusion_ramp_raises_the_pressure_with_the_volume_pushed(key_file, cap
     ramp = [p for p in pressures if p is not None]
     # from rest (plus what went out since the status read before it), rising past the 2 psi alarm excess;
     # once the pump stops it takes back the steps it had queued, and the reading falls with them
-    assert bench.RESTING_MPSI <= ramp[0] < bench.RESTING_MPSI + 1000
+    assert benchboard.RESTING_MPSI <= ramp[0] < benchboard.RESTING_MPSI + 1000
     peak = ramp.index(max(ramp))
     assert ramp[:peak + 1] == sorted(ramp[:peak + 1]) and ramp[peak] >= ramp[0] + 2000
     assert pressures[-1] is None  # then cleared
@@ -209,7 +211,7 @@ def test_bench_mode_off_is_a_clear_error(key_file, capsys):
     pump = Pump(bench=False)
     code = bench.main(["board", "--port", "fake", "--key-file", key_file, "motor_stall"],
                       open_port=lambda name, baud: pump.serial)
-    assert code == bench.EXIT_LINK
+    assert code == pumpctl.EXIT_LINK
     assert "bench mode is off: fit the BENCH-ENABLE jumper" in capsys.readouterr().err
     assert pump.handler.calls == []
 
@@ -217,7 +219,7 @@ def test_bench_mode_off_is_a_clear_error(key_file, capsys):
 def test_a_board_that_does_not_answer_exits_3(key_file, capsys):
     code = bench.main(["board", "--port", "fake", "--key-file", key_file, "--timeout", "0.05"],
                       open_port=lambda name, baud: SilentSerial(None))
-    assert code == bench.EXIT_NO_ANSWER
+    assert code == pumpctl.EXIT_NO_ANSWER
     assert "no reply to auth within 0.05 s on fake: is the board connected" in capsys.readouterr().err
 
 
@@ -226,7 +228,7 @@ def test_a_wrong_key_ends_the_session(tmp_path, capsys):
     other.write_text("11" * 32)
     pump = SimulatedPump()
     code, _port = on_board(pump, str(other), "motor_stall")
-    assert code == bench.EXIT_LINK
+    assert code == pumpctl.EXIT_LINK
     err = capsys.readouterr().err
     assert "bad_mac" in err and "is --key-file this board's key?" in err
     assert pump.run.board.mechanism.stalled is False
@@ -364,12 +366,12 @@ def test_a_burst_still_sounding_when_the_watch_ends_is_not_counted():
 def test_board_with_a_rig_times_the_alarm_on_its_lines(key_file, capsys, monkeypatch):
     """Protocol-injected stall, lines watched on the test board: a toggling
     line changes at once, a line that stays low is reported as never lit."""
-    monkeypatch.setattr(bench, "open_rig", lambda text: rig(**benchrig.parse_wiring(text)))
+    monkeypatch.setattr(benchboard, "open_rig", lambda text: rig(**benchrig.parse_wiring(text)))
     pump = SimulatedPump(step_ms=120_000)
     code, _port = on_board(pump, key_file, "--json", "--alarm-timeout", "0.2",
                            "--rig", "buzzer=Dx_INPUT_TOGGLE,red=Dx_INPUT_FALSE", "motor_stall")
     row = json.loads(capsys.readouterr().out)["kinds"][0]
-    assert code == bench.EXIT_FAIL
+    assert code == benchplan.EXIT_FAIL
     assert row["timed_by"] == "buzzer line" and 0 < row["alarm_after_s"] <= row["resolution_s"] + 0.001
     assert row["priority"] == "high" and row["burst_pulses"] is None
     assert row["problems"] == ["no change on the red line within 0.2 s"]
