@@ -18,32 +18,13 @@ import gc
 import json
 import sys
 
-import vfs
-
-from hw.flashfs import FlashFS
-from hw.sim.ramflash import RamNor
+from hw.sim.ramflash import LittleFsFlash, RamNor
 
 BLOCK_BYTES = 4096
 BLOCKS = 256
 PROG_BYTES = 256
 MOUNT = "/bench_lfs"
 RECORD_SAVES = 400
-
-
-class LfsFlash(FlashFS):
-    """The board's filesystem, with the wear counters Run reports."""
-
-    def __init__(self, device):
-        FlashFS.__init__(self, MOUNT + "/data")
-        self.device = device
-
-    @property
-    def writes(self):
-        return self.device.programs
-
-    @property
-    def bytes_written(self):
-        return self.device.programmed_bytes
 
 
 def attributed(call, device, tally):
@@ -59,23 +40,22 @@ def attributed(call, device, tally):
 
 
 def mounted():
-    device = RamNor(BLOCKS, BLOCK_BYTES)
-    vfs.VfsLfs2.mkfs(device, progsize=PROG_BYTES)
-    vfs.mount(vfs.VfsLfs2(device, progsize=PROG_BYTES), MOUNT)
-    return device
+    """LittleFS with the rp2 port's geometry on a fresh 1 MiB RamNor."""
+    return LittleFsFlash(RamNor(BLOCKS, BLOCK_BYTES), MOUNT, PROG_BYTES)
 
 
 def run(scenario):
     from hw.sim.runner import Run
-    device = mounted()
-    sim = Run(scenario, LfsFlash(device))
+    flash = mounted()
+    device = flash.device
+    sim = Run(scenario, flash)
     saves, appends = [0, 0], [0, 0]  # calls, erases
     sim.ctl.store.save = attributed(sim.ctl.store.save, device, saves)
     sim.ctl.log.append = attributed(sim.ctl.log.append, device, appends)
     erases0, programs0, bytes0 = device.total_erases(), device.programs, device.programmed_bytes
     gc.collect()
     sim.run()
-    vfs.umount(MOUNT)
+    flash.unmount()
     return {
         "hours": scenario["duration_ms"] / 3_600_000,
         "erases": device.total_erases() - erases0,
@@ -94,16 +74,17 @@ def records(sizes):
     found = []
     for size in sizes:
         gc.collect()
-        device = mounted()
-        store = RecordStore(LfsFlash(device), "state", 1)
+        flash = mounted()
+        device = flash.device
+        store = RecordStore(flash, "state", 1)
         store.save(bytes(size))  # both slots exist from here on
         store.save(bytes(size))
         before = device.total_erases()
         for _ in range(RECORD_SAVES):
             store.save(bytes(size))
         found.append([size, (device.total_erases() - before) / RECORD_SAVES])
-        vfs.umount(MOUNT)
-        device = store = None
+        flash.unmount()
+        flash = device = store = None
     return {"erases_per_save": found}
 
 

@@ -83,16 +83,18 @@ class LittleFsFlash:
     scenario runner then reboots the pump, and `restore_power` remounts
     whatever the flash holds, as a board does at boot."""
 
-    def __init__(self, device, mount="/pump_lfs"):
+    def __init__(self, device, mount="/pump_lfs", progsize=None):
         import vfs  # the unix port's; CPython has none
         self._vfs = vfs
         self.device = device
         self.mount_point = mount
-        vfs.VfsLfs2.mkfs(device)
+        # progsize 256 is the rp2 port's; left out, LittleFS's default
+        self._options = {"progsize": progsize} if progsize else {}
+        vfs.VfsLfs2.mkfs(device, **self._options)
         self._mount()
 
     def _mount(self):
-        self._vfs.mount(self._vfs.VfsLfs2(self.device), self.mount_point)
+        self._vfs.mount(self._vfs.VfsLfs2(self.device, **self._options), self.mount_point)
         self.fs = FlashFS(self.mount_point + "/data")
 
     def unmount(self):
