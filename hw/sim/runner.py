@@ -51,11 +51,13 @@ class Run:
         self.start_s = scenario["start_day"] * 86_400 + scenario["start_ms"] // 1000
         self.alarm_records = {}  # (kind, raised_s) -> [kind, raised, acknowledged, cleared]
         self.alarm_order = []
-        self.bolus = None  # (end_t_ms, lump) while a bolus is due
+        self.bolus = None  # (end_t_ms, lump, num) while a bolus is due
         self.restarts = 0
         self.starts = -1
         self.ctl = None
-        self.events = sorted(scenario["events"], key=lambda e: e["at_ms"])
+        # by time, then as written (MicroPython's sort is not stable)
+        order = sorted(range(len(scenario["events"])), key=lambda i: (scenario["events"][i]["at_ms"], i))
+        self.events = [scenario["events"][i] for i in order]
         self.next_event = 0
         self.wake_t = 0
         self.wakes = 0
