@@ -52,7 +52,7 @@ def _mcg(ng):
 
 
 def _ml(nl):
-    """For display: mL to the uL (floats only ever leave the pump, never enter)."""
+    """For display: mL to the uL (a float for people; the pump keeps none)."""
     return round(nl / NL_PER_ML, 3)
 
 
