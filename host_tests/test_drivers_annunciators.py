@@ -99,7 +99,34 @@ def test_stop_silences_at_once_and_for_good(hw):
     assert tone_changes_ms(hw, stopped + 1) == []
 
 
-@pytest.mark.parametrize("tone_ms", [(100,), (100, 100, 100), (100, -1), (0, 0)])
+@pytest.mark.parametrize("reminder_ms", [alarms.REMIND_HIGH_MS, alarms.REMIND_MEDIUM_MS])
+def test_a_reminder_plays_its_burst_once_then_falls_silent(hw, reminder_ms):
+    player = buzzer(hw)
+    start = hw.now_us
+    player.play(reminder_ms)
+    hw.advance_ms(sum(reminder_ms) - 1)
+    assert player.playing
+    assert tone_changes_ms(hw, start) == expected_changes_ms(reminder_ms, sum(reminder_ms))
+    hw.advance_ms(60_000)
+    assert hw.pwms[BUZZER].duty_u16() == 0 and not player.playing
+    assert tone_changes_ms(hw, start)[-1] == (sum(reminder_ms), False)
+
+
+def test_a_reminder_handed_over_again_is_not_played_again(hw):
+    player = buzzer(hw)
+    player.play(alarms.REMIND_MEDIUM_MS)
+    hw.advance_ms(5_000)
+    played_out = hw.now_us
+    player.play(alarms.REMIND_MEDIUM_MS)   # the next wake-up within the reminder's hold
+    hw.advance_ms(5_000)
+    assert tone_changes_ms(hw, played_out) == []
+    player.play(alarms.TONE_NONE_MS)
+    player.play(alarms.REMIND_MEDIUM_MS)   # the next reminder, after silence
+    hw.advance_ms(100)
+    assert hw.pwms[BUZZER].duty_u16() > 0
+
+
+@pytest.mark.parametrize("tone_ms", [(100, -1), (0, 0), (0,)])
 def test_malformed_tone_patterns_are_refused(hw, tone_ms):
     with pytest.raises(ValueError):
         buzzer(hw).play(tone_ms)

@@ -1,14 +1,18 @@
 """The piezo on GP15: plays an alarm tone pattern from a timer, never from a sleep.
 
-A pattern is the plain data pump.alarms hands out (its TONE_*_MS tables):
+A pattern is the plain data pump.alarms hands out (its TONE_*_MS and
+REMIND_*_MS tables):
 
-    tone_ms = (on, off, on, off, ..., on, off)    ms, an even count
+    tone_ms = (on, off, on, off, ..., on, off)    ms, an even count: loops
+    tone_ms = (on, off, ..., on)                  an odd count: plays once
 
-tone on, tone off, alternately from the first entry; the last off is the gap
-before the burst repeats, and the burst loops for as long as it plays. () or
-None is silence. Playing the pattern already playing changes nothing, so the
-controller may hand over its annunciation on every wake-up without
-restarting the burst; a different pattern restarts from its first pulse.
+tone on, tone off, alternately from the first entry. An alarm signal ends on
+the gap before the burst repeats, and loops for as long as it plays; a
+reminder ends on a tone, and the buzzer falls silent after it. () or None is
+silence. Playing the pattern already playing (or just played once) changes
+nothing, so the controller may hand over its annunciation on every wake-up
+without restarting the burst or repeating a reminder; a different pattern
+restarts from its first pulse.
 
 The pitch is fixed by the board (a PWM frequency near the piezo's resonance,
 the loudest it gets for its current). Each segment re-arms a one-shot virtual
@@ -27,12 +31,13 @@ class Buzzer:
         pwm.duty_u16(0)
         self._timer = Timer()
         self._advance_cb = self._advance
-        self._pattern = None
+        self._pattern = None  # the pattern handed over last, even once played out
         self._segment = 0
+        self._sounding = False
 
     @property
     def playing(self):
-        return self._pattern is not None
+        return self._sounding
 
     def play(self, tone_ms):
         if not tone_ms:
@@ -40,24 +45,30 @@ class Buzzer:
             return
         if tone_ms == self._pattern:
             return
-        if len(tone_ms) % 2 or min(tone_ms) < 0 or sum(tone_ms) <= 0:
-            raise ValueError("tone pattern is (on_ms, off_ms, ...): an even count of ms >= 0")
+        if min(tone_ms) < 0 or sum(tone_ms) <= 0:
+            raise ValueError("tone pattern is (on_ms, off_ms, ...): ms >= 0, not all 0")
         self.stop()
         self._pattern = tone_ms
         self._segment = 0
+        self._sounding = True
         self._advance(None)
 
     def stop(self):
         self._timer.deinit()
         self._pwm.duty_u16(0)
         self._pattern = None
+        self._sounding = False
 
     def _advance(self, _timer):
         pattern = self._pattern
-        if pattern is None:
+        if pattern is None or not self._sounding:
             return
         segment = self._segment
         if segment == len(pattern):
+            if segment & 1:  # a reminder ends on its tone: silent, and done
+                self._pwm.duty_u16(0)
+                self._sounding = False
+                return
             segment = 0
         self._pwm.duty_u16(0 if segment & 1 else self._duty_u16)
         hold_ms = pattern[segment]

@@ -8,7 +8,7 @@ gives the same board running in real time, for firmware/main.py on the
 MicroPython unix port.
 """
 from boards.refpump_rp2040.config import DEFAULT_CALIBRATION
-from hw.sim.devices import Recorder, SimClock, SimPressure, SimStepper, SimTime, SimWatchdog
+from hw.sim.devices import Recorder, SimBuzzer, SimClock, SimPressure, SimStepper, SimTime, SimWatchdog
 from hw.sim.flash import FakeFlash
 from hw.sim.physics import Mechanism
 
@@ -28,7 +28,7 @@ class SimBoard:
         self.stepper = SimStepper(self.time, self.mechanism)
         self.pressure = SimPressure(self.time, self.mechanism)
         self.clock = SimClock(self.time)
-        self.buzzer = Recorder(self.time)
+        self.buzzer = SimBuzzer(self.time)
         self.lamps = Recorder(self.time)
         self.watchdog = SimWatchdog()
         self.fs = flash if flash is not None else FakeFlash()

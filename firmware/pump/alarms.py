@@ -19,9 +19,16 @@ Vocabulary (IEC 60601-1-8 words, used the same way here):
   while the alarm still annunciates. A newly raised audible alarm, or an
   escalation, ends the pause at once so a new hazard is never muted by an
   earlier button press;
-- *escalation*: a medium alarm left unacknowledged for ESCALATE_AFTER_S while
+- *escalation*: a medium alarm left unacknowledged for its escalate_s while
   its condition holds is annunciated as high from then on (IEC 60601-1-8 lets
-  a priority escalate; "prompt response" was not given).
+  a priority escalate; "prompt response" was not given);
+- *reminder*: an acknowledged alarm whose condition still holds plays one
+  burst of its own priority's tone every remind_s (an IEC 60601-1-8 alarm
+  reminder signal), so an acknowledged hazard is never forgotten; a reminder
+  due during an audio pause plays when the pause ends;
+- *resounding*: an acknowledged alarm whose condition has held for resound_s
+  since the acknowledgement loses it and sounds again, as high: the ACK of a
+  stopped pump holds for an hour, not for ever.
 
 Priorities (IEC 60601-1-8 Table 1: potential harm x onset of harm):
 - high: occlusion, empty reservoir, motor stall, pressure-sensor fault,
@@ -33,7 +40,8 @@ Priorities (IEC 60601-1-8 Table 1: potential harm x onset of harm):
   onset is delayed (hours to a day or two), which Table 1 places at medium;
   a stop is usually deliberate (the monograph's overdose response is to stop
   the pump by command), and a high alarm on every intended stop teaches staff
-  to silence it. Left unacknowledged, it escalates to high.
+  to silence it. Left unacknowledged, it escalates to high; acknowledged, it
+  reminds every 10 min and sounds again as high after an hour.
 - low: temperature (the drug may have been stored out of 2-30 C, awareness
   only), restart (the firmware came back from a power cut or watchdog reset).
 
@@ -67,21 +75,43 @@ MEDIUM = const(2)
 HIGH = const(3)
 PRIORITY_NAMES = ("none", "low", "medium", "high")
 
-# Rules as data, one row per kind in kind order: (priority, latching).
-# Non-latching: low_reservoir and low_battery end by themselves when a refill
-# or a charge removes the condition, which the operator did on purpose.
+# Rules as data, one row per kind in kind order (the columns are indexed by
+# PRIORITY, LATCHING, REMIND_S, ESCALATE_S, RESOUND_S; 0 s means never):
+# - priority: as raised (missed_delivery may be raised higher, see raise_);
+# - latching: annunciates after its condition is gone, until acknowledged.
+#   Non-latching: low_reservoir and low_battery end by themselves when a
+#   refill or a charge removes the condition, which the operator did on purpose;
+# - remind_s: acknowledged while the condition holds, one burst every remind_s.
+#   A stopped pump (delivery_stopped, 600 s) must be heard at least every
+#   15 min; 10 min leaves room for the 1 min between wake-ups of a stopped
+#   pump and a 2 min audio pause. The hazards that stop delivery (occlusion,
+#   empty, stall, storage) remind every 5 min, as high; a blind
+#   occlusion detector every 15 min (delivery goes on); a low reservoir about
+#   once an hour, as implanted pumps do (it is days ahead of empty);
+# - escalate_s: a medium alarm unacknowledged this long goes to high;
+# - resound_s: acknowledged and still holding this long after the ACK, the
+#   alarm sounds again as high. Only delivery_stopped has it (1 h): every other
+#   hazard that stops delivery raises delivery_stopped too, and a stopped
+#   pump may be acknowledged, but not forgotten, for longer than an hour of
+#   withdrawal.
+PRIORITY = const(0)
+LATCHING = const(1)
+REMIND_S = const(2)
+ESCALATE_S = const(3)
+RESOUND_S = const(4)
 RULES = (
-    (HIGH, True),     # occlusion
-    (MEDIUM, False),  # low_reservoir
-    (HIGH, True),     # empty_reservoir
-    (HIGH, True),     # motor_stall
-    (HIGH, True),     # pressure_sensor_fault
-    (HIGH, True),     # storage_fault
-    (MEDIUM, False),  # low_battery
-    (LOW, True),      # temperature
-    (MEDIUM, True),   # clock_fault
-    (MEDIUM, True),   # delivery_stopped
-    (LOW, True),      # restart
+    # priority latching remind_s escalate_s resound_s
+    (HIGH, True, 300, 0, 0),         # occlusion
+    (MEDIUM, False, 3600, 900, 0),   # low_reservoir
+    (HIGH, True, 300, 0, 0),         # empty_reservoir
+    (HIGH, True, 300, 0, 0),         # motor_stall
+    (HIGH, True, 900, 0, 0),         # pressure_sensor_fault
+    (HIGH, True, 300, 0, 0),         # storage_fault
+    (MEDIUM, False, 900, 900, 0),    # low_battery
+    (LOW, True, 0, 0, 0),            # temperature
+    (MEDIUM, True, 3600, 900, 0),    # clock_fault
+    (MEDIUM, True, 600, 900, 3600),  # delivery_stopped
+    (LOW, True, 0, 0, 0),            # restart
 )
 
 # Events passed to on_event(event, kind, now_s).
@@ -90,11 +120,12 @@ ACKNOWLEDGED = const(2)
 CLEARED = const(3)
 SILENCED = const(4)
 ESCALATED = const(5)
-EVENT_NAMES = ("", "raised", "acknowledged", "cleared", "silenced", "escalated")
+RESOUNDED = const(6)
+EVENT_NAMES = ("", "raised", "acknowledged", "cleared", "silenced", "escalated", "resounded")
 
 AUDIO_PAUSE_S = const(120)
-ESCALATE_AFTER_S = const(900)
 HISTORY_MAX = const(32)
+REMINDER_HOLD_S = const(4)  # a reminder burst is handed out this long: the longest lasts 3.3 s
 
 # --- Annunciation patterns: data for the buzzer and lamp drivers -----------
 #
@@ -103,11 +134,13 @@ HISTORY_MAX = const(32)
 # that the pattern changed.
 #
 # tone_ms: tuple of ints, durations in ms alternating tone ON, tone OFF,
-#   ON, OFF, ..., always an even count, starting with ON; the last OFF is the
-#   interburst interval. The driver plays it from the start and loops it for
-#   as long as the same tuple is returned; on a different tuple it restarts
-#   from the start of the new one. () means silent. Pitch is the driver's
-#   choice (IEC 60601-1-8: fundamental 150-1000 Hz with harmonics).
+#   ON, OFF, ..., starting with ON. An even count loops: the last OFF is the
+#   interburst interval, and the driver plays the burst from the start and
+#   loops it for as long as the same tuple is returned. An odd count (it ends
+#   on a tone) plays once and falls silent: a reminder. On a different tuple
+#   the driver restarts from the start of the new one. () means silent. Pitch
+#   is the driver's choice (IEC 60601-1-8: fundamental 150-1000 Hz with
+#   harmonics).
 # lamp: (colour, on_ms, off_ms), colour one of LAMP_RED, LAMP_YELLOW,
 #   LAMP_GREEN (the other two lamps off); off_ms == 0 means steady on.
 #
@@ -120,6 +153,8 @@ HISTORY_MAX = const(32)
 # - medium: 3 pulses of 200 ms (125-250 ms) spaced 200 ms (125-250 ms),
 #   then 6 s (2.5-30 s);
 # - low: no sound (an auditory low-priority signal is optional);
+# - reminders: one burst of the priority's tone, without the interburst
+#   interval, played once: the listener hears which priority is waiting;
 # - lamps: high red flashing 2 Hz at 50 % duty (1.4-2.8 Hz, 20-60 %), medium
 #   yellow flashing 0.5 Hz at 50 % (0.4-0.8 Hz), low yellow steady, nothing
 #   active green steady.
@@ -131,29 +166,43 @@ _HIGH_HALF_BURST_MS = (150, 100, 150, 100, 150, 350, 150, 100, 150)
 TONE_HIGH_MS = _HIGH_HALF_BURST_MS + (500,) + _HIGH_HALF_BURST_MS + (3000,)
 TONE_MEDIUM_MS = (200, 200, 200, 200, 200, 6000)
 TONE_NONE_MS = ()
+REMIND_HIGH_MS = TONE_HIGH_MS[:-1]
+REMIND_MEDIUM_MS = TONE_MEDIUM_MS[:-1]
 
 # Indexed by priority (NO_ALARM, LOW, MEDIUM, HIGH).
 TONES_MS = (TONE_NONE_MS, TONE_NONE_MS, TONE_MEDIUM_MS, TONE_HIGH_MS)
+REMINDERS_MS = (TONE_NONE_MS, TONE_NONE_MS, REMIND_MEDIUM_MS, REMIND_HIGH_MS)
 LAMPS = ((LAMP_GREEN, 1000, 0), (LAMP_YELLOW, 1000, 0),
          (LAMP_YELLOW, 1000, 1000), (LAMP_RED, 250, 250))
-# ANNUNCIATIONS[tone priority][lamp priority], built once so annunciation()
-# hands out shared tuples instead of making new ones.
+# ANNUNCIATIONS[tone priority][lamp priority] (and REMINDER_ANNUNCIATIONS
+# the same with the reminder burst), built once so annunciation() hands out
+# shared tuples instead of making new ones: a wake-up allocates nothing.
 ANNUNCIATIONS = tuple(tuple((tone, lamp) for lamp in LAMPS) for tone in TONES_MS)
+REMINDER_ANNUNCIATIONS = tuple(tuple((tone, lamp) for lamp in LAMPS) for tone in REMINDERS_MS)
 
 
 class Episode:
     """One alarm from raise to its end. Times are `now_s` values, None until
     they happen; `cleared_s` is when the condition went away, which for a
-    latching alarm can come before `acknowledged_s`."""
+    latching alarm can come before `acknowledged_s`. `remind_due_s` and
+    `resound_due_s` follow the acknowledgement (RULES); they are not saved:
+    a restored episode reminds at once if its reminder is overdue."""
 
     def __init__(self, kind, priority, raised_s, acknowledged_s=None,
                  cleared_s=None, escalated_s=None):
         self.kind = kind
         self.priority = priority
         self.raised_s = raised_s
-        self.acknowledged_s = acknowledged_s
         self.cleared_s = cleared_s
         self.escalated_s = escalated_s
+        self.acknowledge(acknowledged_s)
+
+    def acknowledge(self, now_s):
+        """Acknowledged at now_s (None: not, or no longer)."""
+        self.acknowledged_s = now_s
+        rule = RULES[self.kind]
+        self.remind_due_s = None if now_s is None else now_s + rule[REMIND_S]
+        self.resound_due_s = None if now_s is None else now_s + rule[RESOUND_S]
 
     def effective_priority(self):
         return HIGH if self.escalated_s is not None else self.priority
@@ -173,6 +222,13 @@ def _ignore_event(event, kind, now_s):
     pass
 
 
+def _due(due_s, interval_s, now_s):
+    """Whether a reminder due at `due_s`, set `interval_s` ahead, has come. One
+    further ahead than its interval can only come from a clock set back: it
+    is due now, so that a clock change never silences an alarm."""
+    return now_s >= due_s or due_s - now_s > interval_s
+
+
 class AlarmManager:
     """Every alarm of the pump, one open episode per kind at most."""
 
@@ -180,17 +236,21 @@ class AlarmManager:
         self._on_event = on_event or _ignore_event
         self._open = [None] * KIND_COUNT   # the annunciating episode per kind
         self._pause_until_s = None         # end of the audio pause, if one runs
+        self._remind_until_s = None        # end of the reminder burst, if one plays
+        self._remind_priority = NO_ALARM
         self.history = []
 
     # --- inputs -----------------------------------------------------------
 
-    def raise_(self, kind, now_s):
-        """The condition of `kind` is present. Idempotent while it holds; a
+    def raise_(self, kind, now_s, priority=None):
+        """The condition of `kind` is present, at its RULES priority or at
+        `priority` when given (never lower). Idempotent while it holds; a
         latched episode whose condition had gone is closed by a new one."""
         episode = self._open[kind]
         if episode is not None and episode.cleared_s is None:
             return
-        priority = RULES[kind][0]
+        if priority is None or priority < RULES[kind][PRIORITY]:
+            priority = RULES[kind][PRIORITY]
         episode = Episode(kind, priority, now_s)
         self._open[kind] = episode
         self._remember(episode)
@@ -206,24 +266,37 @@ class AlarmManager:
             return
         episode.cleared_s = now_s
         self._on_event(CLEARED, kind, now_s)
-        if episode.acknowledged_s is not None or not RULES[kind][1]:
+        if episode.acknowledged_s is not None or not RULES[kind][LATCHING]:
             self._open[kind] = None
 
     def acknowledge(self, now_s):
-        """ACK: the sound of every annunciating alarm stops for the rest of its
-        episode; latched alarms whose condition is gone end. Returns whether
-        anything was acknowledged."""
+        """ACK: the sound of every annunciating alarm stops (reminders aside);
+        latched alarms whose condition is gone end. Returns whether anything
+        was acknowledged."""
         acknowledged = False
         for kind in range(KIND_COUNT):
             episode = self._open[kind]
             if episode is None or episode.acknowledged_s is not None:
                 continue
-            episode.acknowledged_s = now_s
+            episode.acknowledge(now_s)
             acknowledged = True
             self._on_event(ACKNOWLEDGED, kind, now_s)
             if episode.cleared_s is not None:
                 self._open[kind] = None
         return acknowledged
+
+    def resound(self, kind, now_s):
+        """The acknowledged alarm of `kind` sounds again, as high, until it is
+        acknowledged anew: its condition needs a person again (it held too
+        long, or it changed so that an ACK would now end it)."""
+        episode = self._open[kind]
+        if episode is None or episode.acknowledged_s is None or episode.cleared_s is not None:
+            return
+        episode.acknowledge(None)
+        if episode.escalated_s is None:
+            episode.escalated_s = now_s
+        self._pause_until_s = None
+        self._on_event(RESOUNDED, kind, now_s)
 
     def silence(self, now_s):
         """Audio pause for AUDIO_PAUSE_S from now (a second press restarts it).
@@ -237,17 +310,35 @@ class AlarmManager:
 
     def tick(self, now_s):
         """Ends an expired audio pause; escalates medium alarms left
-        unacknowledged for ESCALATE_AFTER_S while their condition holds."""
-        if self._pause_until_s is not None and now_s >= self._pause_until_s:
+        unacknowledged for their escalate_s; starts the reminders that are due
+        and sounds again what was acknowledged too long ago (RULES)."""
+        if self._pause_until_s is not None and not self.silenced(now_s):
             self._pause_until_s = None
         for episode in self._open:
-            if (episode is not None and episode.priority == MEDIUM
-                    and episode.escalated_s is None and episode.acknowledged_s is None
-                    and episode.cleared_s is None
-                    and now_s - episode.raised_s >= ESCALATE_AFTER_S):
-                episode.escalated_s = now_s
-                self._pause_until_s = None
-                self._on_event(ESCALATED, episode.kind, now_s)
+            if episode is None or episode.cleared_s is not None:
+                continue
+            rule = RULES[episode.kind]
+            if episode.acknowledged_s is None:
+                if (rule[ESCALATE_S] and episode.priority == MEDIUM and episode.escalated_s is None
+                        and now_s - episode.raised_s >= rule[ESCALATE_S]):
+                    episode.escalated_s = now_s
+                    self._pause_until_s = None
+                    self._on_event(ESCALATED, episode.kind, now_s)
+            else:
+                self._follow_up(episode, rule, now_s)
+
+    def _follow_up(self, episode, rule, now_s):
+        """An acknowledged alarm whose condition holds: it sounds again once
+        resound_s has passed since the ACK, and reminds every remind_s until then."""
+        if rule[RESOUND_S]:
+            if episode.resound_due_s - now_s > rule[RESOUND_S]:  # the clock went back: count from now
+                episode.resound_due_s = now_s + rule[RESOUND_S]
+            if now_s >= episode.resound_due_s:
+                self.resound(episode.kind, now_s)
+                return
+        if rule[REMIND_S] and self._pause_until_s is None and _due(episode.remind_due_s, rule[REMIND_S], now_s):
+            episode.remind_due_s = now_s + rule[REMIND_S]
+            self._remind(episode.effective_priority(), now_s)
 
     # --- queries ----------------------------------------------------------
 
@@ -270,18 +361,26 @@ class AlarmManager:
         return NO_ALARM if kind is None else self._open[kind].effective_priority()
 
     def silenced(self, now_s):
-        return self._pause_until_s is not None and now_s < self._pause_until_s
+        """An audio pause runs (one that ends further ahead than a pause lasts
+        is left from before a clock was set back, and is over)."""
+        until = self._pause_until_s
+        return until is not None and now_s < until <= now_s + AUDIO_PAUSE_S
 
     def annunciation(self, now_s):
         """(tone_ms, lamp) to play now; see the pattern tables above. The lamp
         shows the highest annunciating alarm, acknowledged or not; the tone is
-        that of the highest unacknowledged one unless the audio is paused."""
+        that of the highest unacknowledged one unless the audio is paused,
+        or a reminder burst when one is due and louder."""
         lamp_priority = self.highest_priority()
         tone_priority = NO_ALARM
         if not self.silenced(now_s):
             kind = self._top_kind(True)
             if kind is not None:
                 tone_priority = self._open[kind].effective_priority()
+        until = self._remind_until_s
+        if (until is not None and now_s < until <= now_s + REMINDER_HOLD_S
+                and self._remind_priority > tone_priority):
+            return REMINDER_ANNUNCIATIONS[self._remind_priority][lamp_priority]
         return ANNUNCIATIONS[tone_priority][lamp_priority]
 
     # --- persistence ------------------------------------------------------
@@ -311,6 +410,15 @@ class AlarmManager:
         return manager
 
     # --- internals --------------------------------------------------------
+
+    def _remind(self, priority, now_s):
+        """Hand out a reminder burst of `priority` for REMINDER_HOLD_S (the
+        driver plays it once); reminders due together make one burst."""
+        if self._remind_until_s is None or now_s >= self._remind_until_s:
+            self._remind_priority = NO_ALARM
+        if priority > self._remind_priority:
+            self._remind_priority = priority
+        self._remind_until_s = now_s + REMINDER_HOLD_S
 
     def _remember(self, episode):
         history = self.history

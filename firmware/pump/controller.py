@@ -37,7 +37,7 @@ from pump.eventlog import EventLog
 from pump.monitor import Monitor
 from pump.reservoir import Reservoir
 from pump.state import StateCodec
-from pump.stops import STOP_EMPTY, STOP_STORAGE
+from pump.stops import STOP_EMPTY, STOP_OCCLUSION, STOP_STORAGE
 from pump.store import RecordStore
 from pump.units import MS_PER_DAY, S_PER_DAY
 
@@ -49,7 +49,7 @@ LOG_CAPACITY = const(512)
 # pump.alarms event -> event-log code
 ALARM_EVENT_CODES = {kinds.RAISED: events.ALARM_RAISED, kinds.ACKNOWLEDGED: events.ALARM_ACKNOWLEDGED,
                      kinds.CLEARED: events.ALARM_CLEARED, kinds.SILENCED: events.ALARM_SILENCED,
-                     kinds.ESCALATED: events.ALARM_ESCALATED}
+                     kinds.ESCALATED: events.ALARM_ESCALATED, kinds.RESOUNDED: events.ALARM_RESOUNDED}
 
 
 
@@ -100,9 +100,12 @@ class Controller:
         command (pump.commands), which may have changed the schedule."""
         self._follow_clock(day, ms)
         now_s = self.now_s()
-        if self.board.ack_pressed():
-            self.acknowledge()
+        pressed = self.board.ack_pressed()
+        if pressed:  # what the person heard, before the checks raise anything new
+            self.alarms.acknowledge(now_s)
         self.monitor.check(self, now_s)
+        if pressed:  # on the conditions as they are now, not as they were
+            self.resume(self.monitor.resumable(self), now_s)
         self._update_stop_alarm(now_s)
         if self.delivering:
             wake = self._queue_batch()
@@ -304,15 +307,22 @@ class Controller:
         self.reservoir.set_low_threshold(self.settings["low_nl"], self.settings["low_days"], daily_ng)
 
     def acknowledge(self):
-        """ACK: acknowledges alarms, and restarts delivery stopped by an
-        alarm whose condition is gone (occlusion relieved, stall)."""
+        """ACK by command: acknowledges alarms, and restarts delivery stopped
+        by an alarm whose condition is gone (occlusion relieved, stall). A
+        command arrives right after an advance, so the checks are current;
+        the button's ACK is taken inside advance, around the checks."""
         now_s = self.now_s()
         self.alarms.acknowledge(now_s)
         self.resume(self.monitor.resumable(self), now_s)
 
     def _update_stop_alarm(self, now_s):
+        """delivery_stopped holds while any stop reason does. A pump stopped
+        only by an occlusion that has gone waits for nothing but an ACK: an
+        acknowledged delivery_stopped sounds again to ask for it."""
         if self.prescription is not None and self.stop_mask:
             self.alarms.raise_(kinds.DELIVERY_STOPPED, now_s)
+            if self.stop_mask == STOP_OCCLUSION and not self.alarms.condition_present(kinds.OCCLUSION):
+                self.alarms.resound(kinds.DELIVERY_STOPPED, now_s)
         elif self.alarms.active(kinds.DELIVERY_STOPPED):
             self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
 

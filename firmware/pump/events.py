@@ -40,6 +40,7 @@ NOTE = const(23)            # a, b: 8 bytes of text about the entry before
 REPLAY = const(24)          # a: counter refused
 BENCH_REFUSED = const(25)   # bench injection without the jumper
 PROTOCOL_FAULT = const(26)  # an exception behind the protocol (a defect); the reply said so
+ALARM_RESOUNDED = const(27)  # a: alarm kind; acknowledged, and sounding again (pump.alarms)
 
 NAMES = {
     RESTART: "restart", PRESCRIPTION: "prescription", REFILL: "refill",
@@ -51,6 +52,7 @@ NAMES = {
     CATHETER_FLAG: "catheter_flag", CLOCK_SET: "clock_set", OVERRIDE: "override",
     DELIVERY_GAP: "delivery_gap", COMMAND: "command", CRASH: "crash", NOTE: "note",
     REPLAY: "replay", BENCH_REFUSED: "bench_refused", PROTOCOL_FAULT: "protocol_fault",
+    ALARM_RESOUNDED: "alarm_resounded",
 }
 
 BOOT_STATUS = ("empty", "ok", "fallback", "fault")
@@ -99,7 +101,7 @@ def _mcg(ng):
 
 def describe(code, a, b):
     """An entry's a and b in words."""
-    if ALARM_RAISED <= code <= ALARM_ESCALATED:
+    if ALARM_RAISED <= code <= ALARM_ESCALATED or code == ALARM_RESOUNDED:
         return _named(alarms.KIND_NAMES, a)
     if code == STOPPED or code == RESUMED:
         return ", ".join(reason_names(a))

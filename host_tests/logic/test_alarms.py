@@ -3,14 +3,16 @@ escalation, annunciation, history and restore (IEC 60601-1-8 style)."""
 import json
 
 from pump.alarms import (ACKNOWLEDGED, ANNUNCIATIONS, AUDIO_PAUSE_S, CLEARED,
-                         CLOCK_FAULT, DELIVERY_STOPPED, EMPTY_RESERVOIR, ESCALATE_AFTER_S,
+                         CLOCK_FAULT, DELIVERY_STOPPED, EMPTY_RESERVOIR, ESCALATE_S,
                          ESCALATED, HIGH, HISTORY_MAX, KIND_COUNT, KIND_NAMES, LAMP_GREEN,
-                         LAMP_RED, LAMP_YELLOW, LOW, LOW_BATTERY, LOW_RESERVOIR, MEDIUM,
-                         MOTOR_STALL, NO_ALARM, OCCLUSION, PRESSURE_SENSOR_FAULT, RAISED,
-                         RESTART, RULES, SILENCED, STORAGE_FAULT, TEMPERATURE, TONE_HIGH_MS,
-                         TONE_MEDIUM_MS, TONE_NONE_MS, AlarmManager)
+                         LAMP_RED, LAMP_YELLOW, LATCHING, LOW, LOW_BATTERY, LOW_RESERVOIR, MEDIUM,
+                         MOTOR_STALL, NO_ALARM, OCCLUSION, PRESSURE_SENSOR_FAULT,
+                         PRIORITY, RAISED, REMIND_HIGH_MS, REMIND_MEDIUM_MS, REMIND_S, RESOUND_S,
+                         RESOUNDED, RESTART, RULES, SILENCED, STORAGE_FAULT, TEMPERATURE,
+                         TONE_HIGH_MS, TONE_MEDIUM_MS, TONE_NONE_MS, AlarmManager)
 
 T0 = 826_000_000  # some now_s in 2026
+ESCALATE_AFTER_S = RULES[DELIVERY_STOPPED][ESCALATE_S]
 
 
 def manager():
@@ -43,7 +45,7 @@ def test_priority_of_every_kind():
                 (DELIVERY_STOPPED, MEDIUM), (TEMPERATURE, LOW), (RESTART, LOW))
     assert len(expected) == KIND_COUNT
     for kind, priority in expected:
-        assert RULES[kind][0] == priority, KIND_NAMES[kind]
+        assert RULES[kind][PRIORITY] == priority, KIND_NAMES[kind]
 
 
 def _pulses(pattern):
@@ -358,3 +360,147 @@ def test_restore_refuses_an_open_alarm_missing_from_history():
     except ValueError:
         return
     raise AssertionError("accepted an open alarm with no episode")
+
+
+# --- reminders and resounding (the rows of RULES) -------------------------------------
+
+def test_reminder_intervals_and_escalations_are_the_table_rows():
+    # kind: (remind_s, escalate_s, resound_s); 0 is never
+    expected = {OCCLUSION: (300, 0, 0), LOW_RESERVOIR: (3600, 900, 0), EMPTY_RESERVOIR: (300, 0, 0),
+                MOTOR_STALL: (300, 0, 0), PRESSURE_SENSOR_FAULT: (900, 0, 0), STORAGE_FAULT: (300, 0, 0),
+                LOW_BATTERY: (900, 900, 0), TEMPERATURE: (0, 0, 0), CLOCK_FAULT: (3600, 900, 0),
+                DELIVERY_STOPPED: (600, 900, 3600), RESTART: (0, 0, 0)}
+    assert len(expected) == KIND_COUNT
+    for kind, (remind_s, escalate_s, resound_s) in expected.items():
+        rule = RULES[kind]
+        assert (rule[REMIND_S], rule[ESCALATE_S], rule[RESOUND_S]) == (remind_s, escalate_s, resound_s)
+        assert not (rule[PRIORITY] == LOW and rule[REMIND_S]), KIND_NAMES[kind]  # low is silent
+        assert not (rule[PRIORITY] == HIGH and rule[ESCALATE_S]), KIND_NAMES[kind]  # nothing above high
+
+
+def test_every_kind_that_stops_delivery_reminds_within_ten_minutes():
+    # with the 1 min between a stopped pump's wake-ups and a 2 min audio
+    # pause, a stopped pump is heard at least every 15 minutes
+    for kind in (OCCLUSION, EMPTY_RESERVOIR, MOTOR_STALL, STORAGE_FAULT, DELIVERY_STOPPED):
+        assert 0 < RULES[kind][REMIND_S] <= 600 and RULES[kind][LATCHING], KIND_NAMES[kind]
+
+
+def test_reminder_tones_are_one_burst_of_the_alarm_tone_played_once():
+    assert REMIND_MEDIUM_MS == TONE_MEDIUM_MS[:-1] and len(REMIND_MEDIUM_MS) % 2 == 1
+    assert REMIND_HIGH_MS == TONE_HIGH_MS[:-1] and len(REMIND_HIGH_MS) % 2 == 1
+
+
+def ticks(am, start_s, end_s, every_s=60):
+    """Wake-ups every `every_s` from start_s to end_s: [(now_s, tone)]."""
+    heard = []
+    for now_s in range(start_s, end_s + 1, every_s):
+        am.tick(now_s)
+        heard.append((now_s, tone(am, now_s)))
+    return heard
+
+
+def test_an_acknowledged_stop_reminds_every_ten_minutes_with_one_medium_burst():
+    am, events = manager()
+    am.raise_(DELIVERY_STOPPED, T0)
+    am.acknowledge(T0 + 30)
+    heard = ticks(am, T0 + 30, T0 + 30 + 3000)
+    reminders = [now_s - T0 - 30 for now_s, t in heard if t is not TONE_NONE_MS]
+    assert reminders == [600, 1200, 1800, 2400, 3000]
+    assert all(t is REMIND_MEDIUM_MS for _now, t in heard if t is not TONE_NONE_MS)
+    assert [e for e in events if e[0] not in (RAISED, ACKNOWLEDGED)] == []  # reminders are not logged
+
+
+def test_a_reminder_is_handed_out_for_its_whole_burst_on_fast_wake_ups():
+    am, _events = manager()
+    am.raise_(OCCLUSION, T0)
+    am.acknowledge(T0)
+    heard = ticks(am, T0 + 299, T0 + 310, every_s=1)
+    assert [t for _now, t in heard] == [TONE_NONE_MS] + [REMIND_HIGH_MS] * 4 + [TONE_NONE_MS] * 7
+
+
+def test_a_stop_acknowledged_for_an_hour_sounds_again_as_high():
+    am, events = manager()
+    am.raise_(DELIVERY_STOPPED, T0)
+    am.acknowledge(T0 + 10)
+    ticks(am, T0 + 10, T0 + 10 + 3600)
+    assert events[-1] == (RESOUNDED, DELIVERY_STOPPED, T0 + 3610)
+    assert am.annunciation(T0 + 3700) == (TONE_HIGH_MS, (LAMP_RED, 250, 250))
+    am.acknowledge(T0 + 3700)  # a second ACK: reminders again, now high, and again an hour
+    heard = ticks(am, T0 + 3700, T0 + 3700 + 3600)
+    assert [now_s - T0 - 3700 for now_s, t in heard if t is REMIND_HIGH_MS] == [600, 1200, 1800, 2400, 3000]
+    assert events[-1] == (RESOUNDED, DELIVERY_STOPPED, T0 + 7300)
+
+
+def test_an_acknowledged_alarm_whose_condition_is_gone_neither_reminds_nor_resounds():
+    am, events = manager()
+    am.raise_(DELIVERY_STOPPED, T0)
+    am.acknowledge(T0 + 10)
+    am.clear(DELIVERY_STOPPED, T0 + 20)
+    assert all(t is TONE_NONE_MS for _now, t in ticks(am, T0 + 20, T0 + 3 * 3600))
+    assert RESOUNDED not in [e[0] for e in events]
+
+
+def test_low_reservoir_reminds_about_once_an_hour():
+    am, _events = manager()
+    am.raise_(LOW_RESERVOIR, T0)
+    am.acknowledge(T0 + 5)
+    heard = ticks(am, T0 + 5, T0 + 5 + 4 * 3600)
+    assert [now_s - T0 - 5 for now_s, t in heard if t is REMIND_MEDIUM_MS] == [3600, 7200, 10800, 14400]
+
+
+def test_low_priority_alarms_never_remind():
+    am, _events = manager()
+    am.raise_(TEMPERATURE, T0)
+    am.acknowledge(T0 + 5)
+    assert all(t is TONE_NONE_MS for _now, t in ticks(am, T0, T0 + 6 * 3600))
+
+
+def test_a_louder_alarm_sounding_covers_a_quieter_reminder():
+    am, _events = manager()
+    am.raise_(LOW_RESERVOIR, T0)
+    am.acknowledge(T0)
+    am.raise_(OCCLUSION, T0 + 10)
+    assert all(t is TONE_HIGH_MS for _now, t in ticks(am, T0 + 3590, T0 + 3620, every_s=1))
+
+
+def test_a_reminder_due_in_an_audio_pause_plays_when_the_pause_ends():
+    am, _events = manager()
+    am.raise_(DELIVERY_STOPPED, T0)
+    am.acknowledge(T0)
+    am.raise_(LOW_BATTERY, T0 + 550)
+    am.silence(T0 + 550)
+    am.acknowledge(T0 + 555)  # the pause runs on
+    heard = ticks(am, T0 + 560, T0 + 700, every_s=10)
+    assert [(now_s - T0, t) for now_s, t in heard if t is not TONE_NONE_MS] == [(670, REMIND_MEDIUM_MS)]
+
+
+def test_a_clock_set_back_neither_stops_reminders_nor_keeps_the_audio_paused():
+    am, _events = manager()
+    am.raise_(DELIVERY_STOPPED, T0)
+    am.acknowledge(T0)
+    back = T0 - 86_400  # a day back, just after the ACK
+    heard = ticks(am, back, back + 1200)
+    assert [now_s - back for now_s, t in heard if t is REMIND_MEDIUM_MS] == [0, 600, 1200]
+    heard = ticks(am, back + 1260, back + 1260 + 3600)
+    assert am.annunciation(back + 4860)[0] is TONE_HIGH_MS  # and it still sounds again after an hour
+    paused, _events = manager()
+    paused.raise_(OCCLUSION, T0)
+    paused.silence(T0)
+    assert tone(paused, T0 - 3600) is TONE_HIGH_MS
+
+
+def test_an_alarm_can_be_raised_above_its_table_priority_but_never_below():
+    am, _events = manager()
+    am.raise_(LOW_BATTERY, T0, HIGH)
+    am.raise_(RESTART, T0, NO_ALARM)
+    assert am.history[0].priority == HIGH and am.history[1].priority == LOW
+    assert tone(am, T0) is TONE_HIGH_MS
+
+
+def test_an_acknowledged_episode_restored_after_a_restart_reminds_when_due():
+    am, _events = manager()
+    am.raise_(DELIVERY_STOPPED, T0)
+    am.acknowledge(T0 + 10)
+    restored = AlarmManager.from_record(json.loads(json.dumps(am.to_record())))
+    restored.tick(T0 + 1000)  # the reminder at T0 + 610 was missed while off: it plays now
+    assert tone(restored, T0 + 1000) is REMIND_MEDIUM_MS

@@ -138,6 +138,46 @@ class Recorder:
         self.play(None)
 
 
+class SimBuzzer(Recorder):
+    """The piezo: remembers each pattern handed over and when, and knows from
+    them when the tone was really on (a looping alarm burst, or a reminder
+    that plays once), as hw/buzzer.py would sound them."""
+
+    def last_sounded_ms(self, now_ms):
+        """The latest run ms at or before now_ms at which the tone was on;
+        None if it never was."""
+        played = self.played
+        for i in range(len(played) - 1, -1, -1):
+            start, pattern = played[i]
+            end = played[i + 1][0] if i + 1 < len(played) else now_ms + 1
+            last = _last_on(pattern, start, min(end, now_ms + 1))
+            if last is not None:
+                return last
+        return None
+
+
+def _last_on(pattern, start, end):
+    """The latest ms in [start, end) at which `pattern`, begun at `start`,
+    has the tone on: an even count loops, an odd count plays once."""
+    if not pattern or end <= start:
+        return None
+    cycle = sum(pattern)
+    base = start
+    if len(pattern) % 2 == 0 and end - start > cycle:
+        base = start + ((end - 1 - start) // cycle - 1) * cycle  # the cycle before the one holding end - 1
+    last = None
+    while base < end:
+        t = base
+        for i in range(len(pattern)):
+            if i % 2 == 0 and pattern[i] > 0 and t < end:
+                last = min(t + pattern[i], end) - 1
+            t += pattern[i]
+        if len(pattern) % 2:
+            break
+        base += cycle
+    return last
+
+
 class SimWatchdog:
     def __init__(self):
         self.fed = 0

@@ -171,7 +171,8 @@ class Run:
             key = (episode.kind, episode.raised_s)
             record = self.alarm_records.get(key)
             if record is None:
-                record = self.alarm_records[key] = [episode.kind, episode.raised_s - self.start_s, None, None]
+                record = self.alarm_records[key] = [episode.kind, episode.raised_s - self.start_s, None, None,
+                                                    episode.priority]
                 self.alarm_order.append(key)
             for slot, value in ((2, episode.acknowledged_s), (3, episode.cleared_s)):
                 if value is not None and record[slot] is None:
@@ -292,8 +293,8 @@ class Run:
             "estimated_reservoir_nl": ctl.reservoir.remaining_nl(),
             "ms_to_empty": ctl.reservoir.ms_to_empty(daily_ng) if ctl.delivering else None,
             "end_ms": self.time.t_ms,
-            "alarms": [[alarms.KIND_NAMES[k], alarms.PRIORITY_NAMES[alarms.RULES[k][0]], r, a, c]
-                       for k, r, a, c in (self.alarm_records[key] for key in self.alarm_order)],
+            "alarms": [[alarms.KIND_NAMES[k], alarms.PRIORITY_NAMES[p], r, a, c]
+                       for k, r, a, c, p in (self.alarm_records[key] for key in self.alarm_order)],
             "flash_writes": self.flash.writes,
             "log_entries": ctl.log.count,
             "released_on_clear_steps": mech.released_on_clear_steps,
@@ -306,10 +307,19 @@ class Run:
 
     def _annunciations(self):
         """What the buzzer and the lamps played, each time it changed."""
-        buzzer = [[t_ms, alarms.PRIORITY_NAMES[alarms.TONES_MS.index(tone)] if tone else "none"]
-                  for t_ms, tone in self.board.buzzer.played]
+        buzzer = [[t_ms, _tone_name(tone)] for t_ms, tone in self.board.buzzer.played]
         lamps = [[t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] for t_ms, lamp in self.board.lamps.played]
         return {"buzzer": buzzer, "lamps": lamps}
+
+
+def _tone_name(tone):
+    """A buzzer pattern by the priority it sounds: "high", "medium", "none",
+    or "reminder high" for the one-shot reminder burst."""
+    if not tone:
+        return "none"
+    if tone in alarms.REMINDERS_MS:
+        return "reminder " + alarms.PRIORITY_NAMES[alarms.REMINDERS_MS.index(tone)]
+    return alarms.PRIORITY_NAMES[alarms.TONES_MS.index(tone)]
 
 
 def main(path):
