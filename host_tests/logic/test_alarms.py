@@ -11,6 +11,14 @@ from pump.alarms import (ACKNOWLEDGED, ANNUNCIATIONS, AUDIO_PAUSE_S, CLEARED,
                          RESOUNDED, RESTART, RULES, SILENCED, STORAGE_FAULT, TEMPERATURE,
                          TONE_HIGH_MS, TONE_MEDIUM_MS, TONE_NONE_MS, AlarmManager)
 
+try:
+    import micropython
+    heap_lock, heap_unlock = micropython.heap_lock, micropython.heap_unlock
+except (ImportError, AttributeError):  # CPython: no heap to lock
+    def heap_lock():
+        pass
+    heap_unlock = heap_lock
+
 T0 = 826_000_000  # some now_s in 2026
 ESCALATE_AFTER_S = RULES[DELIVERY_STOPPED][ESCALATE_S]
 
@@ -504,3 +512,27 @@ def test_an_acknowledged_episode_restored_after_a_restart_reminds_when_due():
     restored = AlarmManager.from_record(json.loads(json.dumps(am.to_record())))
     restored.tick(T0 + 1000)  # the reminder at T0 + 610 was missed while off: it plays now
     assert tone(restored, T0 + 1000) is REMIND_MEDIUM_MS
+
+
+def _wake_ups(am, start_s, end_s):
+    """tick and annunciation as a wake-up calls them; counts the reminder bursts."""
+    bursts = 0
+    for now_s in range(start_s, end_s, 30):
+        am.tick(now_s)
+        if am.annunciation(now_s)[0] is REMIND_MEDIUM_MS:
+            bursts += 1
+    return bursts
+
+
+def test_wake_ups_that_remind_allocate_nothing():
+    am = AlarmManager()
+    am.raise_(DELIVERY_STOPPED, T0)
+    am.raise_(LOW_RESERVOIR, T0)
+    am.acknowledge(T0)
+    am.tick(T0)
+    heap_lock()
+    try:
+        bursts = _wake_ups(am, T0, T0 + 3599)  # the resound (logged, saved) comes at T0 + 3600
+    finally:
+        heap_unlock()
+    assert bursts == 5
