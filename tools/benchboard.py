@@ -28,6 +28,8 @@ NOT_INJECTABLE = {
     "temperature": "take the board outside %d-%d C" % (TEMPERATURE_MIN_MC // 1000, TEMPERATURE_MAX_MC // 1000),
     "clock_fault": "disconnect the DS3231",
     "restart": "cut the board's power for a few seconds",
+    "missed_delivery": "cut the board's power for over an hour while it delivers",
+    "crash_loop": "firmware that crashes three times in 30 minutes (or pump.events CRASH entries in its log)",
 }
 # Stops that a bench session must not lift by itself: a person decides.
 NEEDS_A_PERSON = {"empty_reservoir": "record a refill to resume", "storage_fault": "send a prescription to resume"}

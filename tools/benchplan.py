@@ -15,7 +15,8 @@ EXPECTED_PRIORITY = {
     "occlusion": "high", "empty_reservoir": "high", "motor_stall": "high",
     "pressure_sensor_fault": "high", "storage_fault": "high",
     "low_reservoir": "medium", "low_battery": "medium", "clock_fault": "medium", "delivery_stopped": "medium",
-    "temperature": "low", "restart": "low",
+    "temperature": "low", "restart": "low", "crash_loop": "high",
+    "missed_delivery": "high",  # as its scenario raises it: 12 h off (medium from 1 h missed, high from 4)
 }
 # IEC 60601-1-8 signals per priority: buzzer tone, lamp colour, lamp flash
 # rate in Hz (None: steady), pulses per burst. Low priority: a steady yellow

@@ -36,6 +36,7 @@ def _section(properties, required=()):
 
 EVENT_FIELDS = {
     "occlude": {}, "clear_occlusion": {}, "stall": {}, "unstall": {}, "clock_fault": {}, "flash_failure": {},
+    "crash": {},
     "press": {"button": {"enum": ["ack"]}},
     "power_cut": {"off_s": NON_NEGATIVE},
     "sensor_fault": {"sensor": {"enum": ["pressure"]}, "fault": {"enum": ["open", "stuck", "out_of_range", "none"]}},

@@ -11,7 +11,7 @@ from pump import alarms, clinical, druglib, events, titration
 from pump.prescription import Prescription
 from pump.protocol import Protocol
 from pump.schema import CommandError, needs_mac
-from pump.stops import STOP_COMMAND, STOP_OCCLUSION, STOP_STALL, reason_names
+from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, clock_s_to_iso, ms_to_hhmm
 
 FIRMWARE_VERSION = "0.1.0"
@@ -251,7 +251,7 @@ class Commands:
 
     def _resume(self, args, now_s):
         ctl = self.ctl
-        reasons = STOP_COMMAND | STOP_STALL
+        reasons = STOP_COMMAND | STOP_STALL | STOP_CRASHES
         if not ctl.alarms.condition_present(alarms.OCCLUSION):
             reasons |= STOP_OCCLUSION
         ctl.resume(reasons, now_s)

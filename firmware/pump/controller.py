@@ -37,7 +37,7 @@ from pump.eventlog import EventLog
 from pump.monitor import Monitor
 from pump.reservoir import Reservoir
 from pump.state import StateCodec
-from pump.stops import STOP_EMPTY, STOP_OCCLUSION, STOP_STORAGE
+from pump.stops import STOP_CRASHES, STOP_EMPTY, STOP_OCCLUSION, STOP_STORAGE
 from pump.store import RecordStore
 from pump.units import MS_PER_DAY, S_PER_DAY
 
@@ -85,6 +85,7 @@ class Controller:
         self.seg_den = 1
         self.seg_carry = 0
         StateCodec.restore(self, day, ms)
+        self._annunciate(self.now_s())  # at once: a boot that crashes before its first wake-up still sounds
 
     # ---------------------------------------------------------------- time
     def now_s(self):
@@ -325,6 +326,8 @@ class Controller:
                 self.alarms.resound(kinds.DELIVERY_STOPPED, now_s)
         elif self.alarms.active(kinds.DELIVERY_STOPPED):
             self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
+        if not self.stop_mask & STOP_CRASHES and self.alarms.condition_present(kinds.CRASH_LOOP):
+            self.alarms.clear(kinds.CRASH_LOOP, now_s)  # resumed: latched until acknowledged
 
     def _annunciate(self, now_s):
         buzzer, lamps = self.alarms.annunciation(now_s)

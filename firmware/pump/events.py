@@ -41,6 +41,7 @@ REPLAY = const(24)          # a: counter refused
 BENCH_REFUSED = const(25)   # bench injection without the jumper
 PROTOCOL_FAULT = const(26)  # an exception behind the protocol (a defect); the reply said so
 ALARM_RESOUNDED = const(27)  # a: alarm kind; acknowledged, and sounding again (pump.alarms)
+MISSED_DELIVERY = const(28)  # a: mcg an outage missed, b: minutes off; -1: unknown (pump.boot)
 
 NAMES = {
     RESTART: "restart", PRESCRIPTION: "prescription", REFILL: "refill",
@@ -52,7 +53,7 @@ NAMES = {
     CATHETER_FLAG: "catheter_flag", CLOCK_SET: "clock_set", OVERRIDE: "override",
     DELIVERY_GAP: "delivery_gap", COMMAND: "command", CRASH: "crash", NOTE: "note",
     REPLAY: "replay", BENCH_REFUSED: "bench_refused", PROTOCOL_FAULT: "protocol_fault",
-    ALARM_RESOUNDED: "alarm_resounded",
+    ALARM_RESOUNDED: "alarm_resounded", MISSED_DELIVERY: "missed_delivery",
 }
 
 BOOT_STATUS = ("empty", "ok", "fallback", "fault")
@@ -129,6 +130,10 @@ def describe(code, a, b):
         return _named(COMMAND_NAMES, a - 1)
     if code == CRASH:
         return _named(CRASH_NAMES, a - 1) if a else "another exception"
+    if code == MISSED_DELIVERY:
+        if a < 0:
+            return "off for an unknown time: the clock cannot say what was missed"
+        return "%d mcg not delivered in the %d min since the pump was last known running" % (a, b)
     if code == AUTH_FAILED:
         return "%d bad MAC(s) in a row" % a
     if code == LOCKED_OUT:

@@ -53,6 +53,25 @@ class Prescription:
             total += rate * (end - start)
         return total
 
+    def ng_x_ms_before(self, ms_of_day):
+        """ng x (ms/h) asked for from midnight to `ms_of_day`."""
+        steps = self.steps
+        total, t, rate = 0, 0, steps[-1][1]  # before the first start: yesterday's last step wraps
+        for start, step_rate in steps:
+            if start >= ms_of_day:
+                break
+            total += rate * (start - t)
+            t, rate = start, step_rate
+        return total + rate * (ms_of_day - t)
+
+    def ng_between(self, day0, ms0, day1, ms1):
+        """ng asked for from (day0, ms0) to (day1, ms1), rounded down; 0 when
+        the second is not later."""
+        if (day1, ms1) <= (day0, ms0):
+            return 0
+        x = (day1 - day0) * self.daily_ng_x_ms() + self.ng_x_ms_before(ms1) - self.ng_x_ms_before(ms0)
+        return x // MS_PER_HOUR
+
     def daily_ng(self):
         """Daily dose in ng, rounded down (exact for validated schedules)."""
         return self.daily_ng_x_ms() // MS_PER_HOUR

@@ -18,7 +18,7 @@ from boards.sim.board import SimBoard
 from hw.sim.dosecheck import DoseChecker, Ledger
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS
-from pump import alarms
+from pump import alarms, events as log_codes
 from pump.commands import Commands
 from pump.controller import Controller
 from pump.delivery import bolus_plan
@@ -219,6 +219,12 @@ class Run:
             self._physics(self.time.t_ms + off_ms)
         self._boot()
 
+    def _crash(self):
+        """The firmware raised out of its loop: as firmware/main.py does, the
+        crash is logged and the board resets (at once: no power is lost)."""
+        self.ctl.record(self.ctl.now_s(), log_codes.CRASH, 0)
+        self._power_cut(0)
+
     def _event(self, event):
         do, mech = event["do"], self.board.mechanism
         if do == "occlude":
@@ -240,6 +246,8 @@ class Run:
             self.replies.append(self.command(event["command"]))
         elif do == "power_cut":
             self._power_cut(event["off_ms"])
+        elif do == "crash":
+            self._crash()
         elif do == "supply":
             self.board.supply = event["mv"]
         elif do == "temperature":
