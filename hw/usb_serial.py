@@ -13,13 +13,14 @@ what lets mpremote stop the loop to deploy; the command protocol is text and
 never sends it.
 """
 from pump.compat import const
+from pump.protocol import MAX_LINE_BYTES
 
 _NEWLINE = const(10)
 _CARRIAGE_RETURN = const(13)
 
 
 class LineChannel:
-    def __init__(self, stream_in, stream_out, poller, poll_in, max_line=512):
+    def __init__(self, stream_in, stream_out, poller, poll_in, max_line=MAX_LINE_BYTES):
         """`poller` is a select.poll() object, `poll_in` select.POLLIN."""
         self._in = stream_in
         self._out = stream_out

@@ -102,10 +102,20 @@ def build_parser():
     command("log", "the newest event-log entries", "log",
             lambda a: present(n=a.n)).add_argument("-n", type=int, help="how many (default 10)")
     sub = command("patient", "who the pump treats (the drug library's rules depend on it)", "patient",
-                  lambda a: {"origin": a.origin, "age_years": a.age_years, "days_since_implant": a.days_since_implant})
+                  lambda a: present(origin=a.origin, age_years=a.age_years, days_since_implant=a.days_since_implant,
+                                    starting_mcg_per_day=a.starting_mcg_per_day, new_patient=a.new_patient,
+                                    reason=a.reason, override=a.override))
     sub.add_argument("origin", choices=("spinal", "cerebral"))
     sub.add_argument("--age-years", type=int, required=True, metavar="YEARS")
-    sub.add_argument("--days-since-implant", type=int, required=True, metavar="DAYS")
+    sub.add_argument("--days-since-implant", type=int, metavar="DAYS",
+                     help="leave out for a patient not yet implanted (the screening trial)")
+    sub.add_argument("--starting-mcg-per-day", type=number, metavar="MCG",
+                     help="the post-implant starting dose from the patient's record (a restart's target)")
+    sub.add_argument("--new-patient", action="store_true", default=None,
+                     help="a different patient: resets the titration and bolus history (needs --reason)")
+    sub.add_argument("--reason", help="why the history is reset (logged)")
+    sub.add_argument("--override", metavar="REASON",
+                     help="keep the running program past a soft limit for this patient, with the reason logged")
     sub = command("set-prescription", "program the daily schedule", "set_prescription",
                   lambda a: present(steps=a.steps, kind=a.kind, dilution=a.dilution, override=a.override))
     sub.add_argument("steps", nargs="+", type=step, metavar="HH:MM=MCG_PER_H")
@@ -115,14 +125,20 @@ def build_parser():
     sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
     sub = command("refill", "record a refill", "refill",
                   lambda a: present(add_ml=a.add_ml, concentration_mcg_per_ml=a.concentration,
-                                    dilution=a.dilution, confirm=a.confirm))
+                                    dilution=a.dilution, confirm=a.confirm, override=a.override))
     sub.add_argument("--add-ml", type=number, required=True, metavar="ML")
     sub.add_argument("--concentration", type=number, required=True, metavar="MCG_PER_ML")
     sub.add_argument("--dilution", action="store_true", default=None, help="a non-standard concentration, declared")
     sub.add_argument("--confirm", action="store_true", default=None,
                      help="confirm a change of concentration or a fill above capacity")
-    sub = command("bolus", "give a bolus", "bolus", lambda a: present(mcg=a.mcg, override=a.override))
+    sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
+    sub = command("bolus", "give a bolus", "bolus",
+                  lambda a: present(mcg=a.mcg, kind=a.kind, duration_s=a.duration_s, override=a.override))
     sub.add_argument("mcg", type=number, metavar="MCG")
+    sub.add_argument("--kind", choices=("clinician", "screening", "remainder"),
+                     help="clinician (default, after implant), screening (the trial before implant), "
+                          "remainder (what a cut-short bolus did not deliver)")
+    sub.add_argument("--duration-s", type=int, metavar="S", help="over how many seconds (default and least 60)")
     sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
     command("stop", "stop delivery (logged and alarmed)", "stop",
             lambda a: {"reason": " ".join(a.reason)}).add_argument("reason", nargs="+", metavar="REASON")

@@ -14,7 +14,6 @@ WATCHDOG_MARGIN_MS = 2_000      # longest single sleep is timeout - margin
 I2C_FREQ_HZ = 400_000
 BUZZER_TONE_HZ = 2_700          # near a typical 12 mm piezo's resonance
 ACK_SETTLE_MS = 30
-SERIAL_MAX_LINE = 512
 STEP_QUEUE = 128                # pulses one Stepper.pulse() call may queue at most
 FORWARD_DIR_LEVEL = 1           # DIR level that drives the plunger into the reservoir
 PRESSURE_FULL_SCALE_MPSI = 30_000

@@ -69,6 +69,7 @@ class Controller:
         self.patient = None
         self.settings = {"low_nl": 2_000_000, "low_days": 7}
         self.history = None  # titration history, owned by pump.titration
+        self.clock_offset_s = 0  # the sum of every set_clock jump (steady_s)
         self.stop_mask = 0
         self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
         self.alarms_changed = False
@@ -90,6 +91,23 @@ class Controller:
     # ---------------------------------------------------------------- time
     def now_s(self):
         return self.day * S_PER_DAY + self.ms // 1000
+
+    def steady_s(self):
+        """Seconds on a clock no command can move: the wall clock minus the
+        sum of every jump set_clock made (kept in the state record). The
+        24 h rules (after implant, between increases and boluses, the
+        refill visit) measure elapsed time on it, so setting the clock a
+        day ahead lets nothing through early. The one home of the fact: a
+        change in how the wall clock is kept changes this method only."""
+        return self.now_s() - self.clock_offset_s
+
+    def set_clock(self, new_s):
+        """Set the wall clock; steady_s does not move."""
+        now_s = self.now_s()
+        self.board.clock.set(new_s // S_PER_DAY, new_s % S_PER_DAY * 1000)
+        self.clock_offset_s += new_s - now_s
+        self.record(now_s, events.CLOCK_SET, now_s, new_s)
+        self.save()
 
     @property
     def delivering(self):
@@ -213,17 +231,25 @@ class Controller:
         self.authorized_steps = self.reservoir.used_steps + max(batch_steps, window)
         return self.save()  # when False, delivery is stopped (storage_fault)
 
-    def start_bolus(self, bolus_ng):
-        """Deliver `bolus_ng` on top of the basal rate at the mechanism's
-        bolus rate (pump.delivery.bolus_plan); returns its length in ms."""
+    def start_bolus(self, bolus_ng, duration_ms):
+        """Deliver `bolus_ng` evenly over `duration_ms` on top of the basal
+        rate (pump.delivery.bolus_plan; pump.commands checked that the
+        mechanism's bolus rate allows it)."""
         self.restart_schedule()
-        num, duration_ms, lump = bolus_plan(bolus_ng, self.reservoir.concentration_ng_per_ul,
-                                            self.steps_per_ml, self.bolus_rate_nl_per_h)
-        self.bolus_num, self.bolus_lump = num, lump
+        self.bolus_num, self.bolus_lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
         end_day, end_ms = divmod(self.ms + duration_ms, MS_PER_DAY)
         self.bolus_end = (self.day + end_day, end_ms)
         self._start_segment(self.day, self.ms, self.seg_carry)
-        return duration_ms
+
+    def cut_bolus(self, now_s):
+        """Delivery stopped (or the pump restarted) with a bolus in flight:
+        the titration history keeps what did not go in, so it can be given
+        later, and the log says both parts."""
+        self.bolus_end = None
+        self.bolus_num = self.bolus_lump = 0
+        cut = self.history.cut_bolus(self.steady_s()) if self.history is not None else None
+        if cut is not None:
+            self.record(now_s, events.BOLUS_CUT, cut[0], cut[1])
 
     # --------------------------------------------------------------- state
     def stop(self, reason, now_s, why=None):
@@ -236,6 +262,7 @@ class Controller:
         self.stop_mask |= reason
         if was_delivering:
             self.reservoir.use(-self.board.stepper.cancel())
+            self.cut_bolus(now_s)
         self.record(now_s, events.STOPPED, self.stop_mask)
         if why:
             self.record_note(now_s, why)
@@ -381,5 +408,6 @@ class Controller:
             return
         self.stop_mask |= STOP_STORAGE  # first, so the alarm's own log write cannot recurse
         self.reservoir.use(-self.board.stepper.cancel())
+        self.cut_bolus(now_s)
         self.alarms.raise_(kinds.STORAGE_FAULT, now_s)
         self._update_stop_alarm(now_s)

@@ -42,6 +42,9 @@ BENCH_REFUSED = const(25)   # bench injection without the jumper
 PROTOCOL_FAULT = const(26)  # an exception behind the protocol (a defect); the reply said so
 ALARM_RESOUNDED = const(27)  # a: alarm kind; acknowledged, and sounding again (pump.alarms)
 MISSED_DELIVERY = const(28)  # a: mcg an outage missed, b: minutes off; -1: unknown (pump.boot)
+BOLUS_CUT = const(29)       # a: bolus ng that may have gone in, b: ng that did not (a remainder may follow)
+PATIENT_RESET = const(30)   # a: 1 when a prescription was running, NOTE: the reason given
+PATIENT_OVERRIDE = const(31)  # a: soft rules the running program breaks for the patient, NOTE: the reason
 
 NAMES = {
     RESTART: "restart", PRESCRIPTION: "prescription", REFILL: "refill",
@@ -54,6 +57,7 @@ NAMES = {
     DELIVERY_GAP: "delivery_gap", COMMAND: "command", CRASH: "crash", NOTE: "note",
     REPLAY: "replay", BENCH_REFUSED: "bench_refused", PROTOCOL_FAULT: "protocol_fault",
     ALARM_RESOUNDED: "alarm_resounded", MISSED_DELIVERY: "missed_delivery",
+    BOLUS_CUT: "bolus_cut", PATIENT_RESET: "patient_reset", PATIENT_OVERRIDE: "patient_override",
 }
 
 BOOT_STATUS = ("empty", "ok", "fallback", "fault")
@@ -112,6 +116,12 @@ def describe(code, a, b):
         return "%d.%06d mL at %d mcg/mL" % (a // NL_PER_ML, a % NL_PER_ML, b)
     if code == BOLUS:
         return "%s over %d s" % (_mcg(a), b // 1000)
+    if code == BOLUS_CUT:
+        return "cut short: at most %s went in, %s did not" % (_mcg(a), _mcg(b))
+    if code == PATIENT_RESET:
+        return "new patient: history reset" + (" (the running program was checked)" if a else "")
+    if code == PATIENT_OVERRIDE:
+        return "running program kept for the patient, %d soft limit(s) overridden" % a
     if code == SETTINGS:
         return "low at %d.%06d mL or %d days" % (a // NL_PER_ML, a % NL_PER_ML, b)
     if code == RESTART:

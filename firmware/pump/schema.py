@@ -42,6 +42,13 @@ def _check_bench(args):
         raise CommandError(BAD_ARGS, "mpsi is required with fault pressure, and only with it")
 
 
+def _check_patient(args):
+    if args["new_patient"] and args["reason"] is None:
+        raise CommandError(BAD_ARGS, "new_patient resets the titration and bolus history: give the reason")
+    if args["reason"] is not None and not args["new_patient"]:
+        raise CommandError(BAD_ARGS, "reason goes with new_patient")
+
+
 def _check_settings(args):
     if args["low_reservoir_nl"] is None and args["low_reservoir_days"] is None:
         raise CommandError(BAD_ARGS, "give low_reservoir_ml, low_reservoir_days or both")
@@ -68,8 +75,14 @@ COMMANDS = {
     "patient": (True, {
         "origin": (CHOICE, "origin", REQUIRED, ("spinal", "cerebral")),
         "age_years": (WHOLE, "age_years", REQUIRED, (0, 120)),
-        "days_since_implant": (WHOLE, "days_since_implant", REQUIRED, (0, 36500)),
-    }, None),
+        # left out: not implanted yet (the screening trial)
+        "days_since_implant": (WHOLE, "days_since_implant", None, (0, 36500)),
+        # the post-implant starting dose from the patient's record (a restart's target)
+        "starting_mcg_per_day": (MCG, "starting_ng_per_day", None, (1, 24 * 2000 * NG_PER_MCG)),
+        "new_patient": (FLAG, "new_patient", False, None),  # resets the history, with a reason
+        "reason": (TEXT, "reason", None, (1, 120)),
+        "override": (TEXT, "override", None, (1, 120)),  # the running program, soft for this patient
+    }, _check_patient),
     "set_prescription": (True, {
         # a flex day needs a few steps; ten is plenty and still fits in a line
         "steps": (STEPS, "steps", REQUIRED, (1, 10)),
@@ -82,9 +95,13 @@ COMMANDS = {
         "concentration_mcg_per_ml": (MCG, "concentration_ng_per_ml", REQUIRED, (1, 2000 * NG_PER_MCG)),
         "dilution": (FLAG, "dilution", False, None),
         "confirm": (FLAG, "confirm", False, None),
+        "override": (TEXT, "override", None, (1, 120)),
     }, None),
     "bolus": (True, {
         "mcg": (MCG, "ng", REQUIRED, (1, 1000 * NG_PER_MCG)),
+        "kind": (CHOICE, "kind", "clinician", ("clinician", "screening", "remainder")),  # titration.BOLUS_KINDS
+        # the drug library sets the shortest (a minute); a day is the longest single bolus
+        "duration_s": (WHOLE, "duration_s", 60, (1, 86_400)),
         "override": (TEXT, "override", None, (1, 120)),
     }, None),
     "stop": (True, {"reason": (TEXT, "reason", REQUIRED, (1, 120))}, None),
@@ -102,6 +119,46 @@ COMMANDS = {
     }, _check_bench),
     "selftest": (True, {}, None),
 }
+
+
+# The longest JSON text of an argument of each kind, for the line limit
+# (pump.protocol.MAX_LINE_BYTES), as json.dumps writes it with its default
+# (wider) separators: a number in its shortest form with every decimal its
+# unit allows; text with every character escaped as \uXXXX (6 bytes; a
+# character outside the BMP is 4 bytes of UTF-8, as pumpctl sends it).
+_TEXT_CHAR_BYTES = 6
+_FIXED_BYTES = {HHMM: len('"23:59"'), CLOCK: len('"2099-12-31T23:59:59"'), FLAG: len("false")}
+
+
+def _value_bytes(kind, limits):
+    if kind in _FIXED_BYTES:
+        return _FIXED_BYTES[kind]
+    if kind == TEXT:
+        return 2 + limits[1] * _TEXT_CHAR_BYTES
+    if kind == CHOICE:
+        return 2 + max(len(word) for word in limits)
+    if kind == STEPS:
+        return 2 + limits[1] * (_object_bytes(STEP_FIELDS) + 2) - 2
+    low, high = limits
+    scale = _SCALE[kind]
+    if scale == 1:
+        return len(str(max(abs(low), high))) + (1 if low < 0 else 0)
+    return len(str((high - 1) // scale)) + 1 + len(str(scale)) - 1
+
+
+def _object_bytes(fields):
+    """The longest JSON object holding every field of `fields`."""
+    inner = sum(len(name) + 4 + _value_bytes(kind, limits) + 2 for name, (kind, _key, _default, limits)
+                in fields.items())
+    return 2 + inner - (2 if fields else 0)
+
+
+def max_body_bytes(name, max_counter):
+    """The longest body a command of the table can be: {"cmd", "args", "ctr"}
+    with every argument at its longest (the protocol's line limit is
+    computed from it, so the table and the limit cannot disagree)."""
+    return (len('{"cmd": "", "args": , "ctr": }') + len(name) + _object_bytes(COMMANDS[name][1])
+            + len(str(max_counter)))
 
 
 def needs_mac(name):

@@ -55,6 +55,7 @@ class StateCodec:
             "ctr": ctl.counter,
             "al": ctl.alarms.to_record(),
             "t": [ctl.day, ctl.ms],
+            "clk": ctl.clock_offset_s,
         }
         return json.dumps(record).encode()
 
@@ -87,6 +88,8 @@ class StateCodec:
         ctl.alarms.raise_(alarms.RESTART, now_s)
         ctl.alarms.clear(alarms.RESTART, now_s)  # latched until acknowledged
         ctl.refresh_limits()
+        if ctl.history is not None and ctl.history.running is not None:
+            ctl.cut_bolus(now_s)  # a bolus the power cut short: at most what is due by now went in
         boot.check_outage(ctl, saved_at, uncertain, now_s)
         boot.check_crashes(ctl, now_s)
         if ctl.delivering:
@@ -103,3 +106,4 @@ class StateCodec:
         ctl.authorized_steps = record["auth"]
         ctl.counter = record["ctr"]
         ctl.alarms = AlarmManager.from_record(record["al"], ctl._on_alarm_event)
+        ctl.clock_offset_s = record.get("clk", 0)  # none in records from before the steady clock

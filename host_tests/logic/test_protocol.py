@@ -148,7 +148,7 @@ def test_authenticated_command_reaches_the_handler_and_its_counter_is_stored():
     protocol, handler, counter, _ = make()
     answer = reply(protocol, signed(body("bolus", {"mcg": 50}, ctr=1)))
     assert answer == {"ok": True, "command": "bolus", "ctr": 1}
-    assert handler.calls == [("bolus", {"ng": 50000, "override": None}, NOW_S)]
+    assert handler.calls == [("bolus", {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": None}, NOW_S)]
     assert counter.get() == 1
 
 
@@ -394,13 +394,14 @@ def test_envelope_fields_are_checked():
 # command | its args as exact JSON text | what the handler must get (as JSON: tuples are lists).
 # Text rather than literals: a table of literals costs the unix port's compiler too much heap.
 CONVERSIONS = """
-bolus | {"mcg": 50} | {"ng": 50000, "override": null}
-bolus | {"mcg": 0.5, "override": "screening dose 2"} | {"ng": 500, "override": "screening dose 2"}
-refill | {"add_ml": 15, "concentration_mcg_per_ml": 500} | {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": false, "confirm": false}
-refill | {"add_ml": 0.1, "concentration_mcg_per_ml": 1250, "dilution": true, "confirm": true} | {"add_nl": 100000, "concentration_ng_per_ml": 1250000, "dilution": true, "confirm": true}
+bolus | {"mcg": 50} | {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": null}
+bolus | {"mcg": 0.5, "kind": "screening", "duration_s": 120, "override": "screening dose 2"} | {"ng": 500, "kind": "screening", "duration_s": 120, "override": "screening dose 2"}
+refill | {"add_ml": 15, "concentration_mcg_per_ml": 500} | {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": false, "confirm": false, "override": null}
+refill | {"add_ml": 0.1, "concentration_mcg_per_ml": 1250, "dilution": true, "confirm": true} | {"add_nl": 100000, "concentration_ng_per_ml": 1250000, "dilution": true, "confirm": true, "override": null}
 set_prescription | {"steps": [{"start": "07:00", "mcg_per_h": 20}, {"start": "00:00", "mcg_per_h": 30.5}]} | {"steps": [[0, 30500], [25200000, 20000]], "kind": null, "dilution": false, "override": null}
 set_prescription | {"steps": [{"start": "23:59", "mcg_per_h": 0}], "kind": "refill", "override": "900 mcg/day"} | {"steps": [[86340000, 0]], "kind": "refill", "dilution": false, "override": "900 mcg/day"}
-patient | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0} | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0}
+patient | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0} | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0, "starting_ng_per_day": null, "new_patient": false, "reason": null, "override": null}
+patient | {"origin": "spinal", "age_years": 40, "starting_mcg_per_day": 100, "new_patient": true, "reason": "pump moved to a new patient"} | {"origin": "spinal", "age_years": 40, "days_since_implant": null, "starting_ng_per_day": 100000, "new_patient": true, "reason": "pump moved to a new patient", "override": null}
 stop | {"reason": "overdose suspected"} | {"reason": "overdose suspected"}
 settings | {"low_reservoir_ml": 2.0} | {"low_reservoir_nl": 2000000, "low_reservoir_days": null}
 settings | {"low_reservoir_ml": 0, "low_reservoir_days": 7} | {"low_reservoir_nl": 0, "low_reservoir_days": 7}
@@ -471,7 +472,10 @@ set_prescription | {"steps": [{"start": "00:00", "mcg_per_h": 20}], "override": 
 set_prescription | {"steps": [{"start": "00:00", "mcg_per_h": 20}], "override": 5}
 patient | {"origin": "lumbar", "age_years": 40, "days_since_implant": 3}
 patient | {"origin": "spinal", "age_years": 3.5, "days_since_implant": 3}
-patient | {"origin": "spinal", "age_years": 40}
+patient | {"origin": "spinal", "age_years": 40, "new_patient": true}
+patient | {"origin": "spinal", "age_years": 40, "reason": "no new patient"}
+bolus | {"mcg": 50, "kind": "demand"}
+bolus | {"mcg": 50, "duration_s": 0}
 stop | {}
 stop | {"reason": ""}
 stop | {"reason": "\\u001b[2J"}

@@ -23,10 +23,12 @@ from pump.commands import Commands
 from pump.controller import Controller
 from pump.delivery import bolus_plan
 from pump.hmac256 import HmacSha256
+from pump.schema import COMMANDS
 from pump.units import mcg_to_ng
 from pump.units import MS_PER_DAY
 
 HOST_KEY = b"simulated-device-key-not-secret!"  # 32 bytes; the sim's own board
+BOLUS_DEFAULT_S = COMMANDS["bolus"][1]["duration_s"][2]
 
 
 LAMP_COLOURS = {alarms.LAMP_RED: "red", alarms.LAMP_YELLOW: "yellow", alarms.LAMP_GREEN: "green"}
@@ -90,7 +92,8 @@ class Run:
         ideal. Returns the reply line."""
         reply = self.line(self.sign(command))
         if command["cmd"] == "bolus" and reply is not None and json.loads(reply)["ok"]:
-            self._bolus_asked(mcg_to_ng(command["args"]["mcg"]))
+            args = command["args"]
+            self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000)
         return reply
 
     def line(self, line):
@@ -124,10 +127,9 @@ class Run:
             return None
         return result
 
-    def _bolus_asked(self, bolus_ng):
-        num, duration, lump = bolus_plan(bolus_ng, self.ctl.reservoir.concentration_ng_per_ul,
-                                         self.steps_per_ml, self.board.calibration["bolus_rate_nl_per_h"])
-        self.bolus = (self.time.t_ms + duration, lump, num)
+    def _bolus_asked(self, bolus_ng, duration_ms):
+        num, lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
+        self.bolus = (self.time.t_ms + duration_ms, lump, num)
         self.ledger.program_bolus(self.time.t_ms, bolus_ng, self.concentration)
 
     def _advance(self):
