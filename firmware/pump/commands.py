@@ -299,15 +299,16 @@ class Commands:
         """A bolus of its kind (pump.titration: screening, clinician,
         remainder), evenly over its duration on top of the basal."""
         ctl = self.ctl
-        if not ctl.delivering or ctl.history is None:
-            raise CommandError("not_delivering", "a bolus rides on running delivery")
+        trial = ctl.history is not None and ctl.history.implant_s is None
+        if ctl.stop_mask or ctl.history is None or not (ctl.delivering or trial):
+            raise CommandError("not_delivering", "a bolus rides on running delivery (or is a screening bolus before implant)")
         if ctl.bolus_end is not None:
             raise CommandError("bolus_running", "a bolus is running: wait until it is over")
         ng, duration_s, kind = args["ng"], args["duration_s"], args["kind"]
         conc = ctl.reservoir.concentration_ng_per_ul
         steady_s = ctl.steady_s()
-        found = titration.check_bolus(ctl.history, ctl.patient, ng, steady_s, kind, duration_s,
-                                      ctl.prescription.daily_ng(), conc)
+        basal_ng = ctl.prescription.daily_ng() if ctl.prescription is not None else 0
+        found = titration.check_bolus(ctl.history, ctl.patient, ng, steady_s, kind, duration_s, basal_ng, conc)
         decision = druglib.decide(found, args["override"])
         if not decision["accepted"]:
             _refuse(decision)
@@ -369,7 +370,7 @@ class Commands:
         return {"injected": args["fault"]}
 
     def _selftest(self, args, now_s):
-        if self.ctl.prescription is not None and not self.ctl.stop_mask & STOP_COMMAND:
+        if (self.ctl.prescription is not None or self.ctl.bolus_end is not None) and not self.ctl.stop_mask & STOP_COMMAND:
             raise CommandError("not_stopped", "stop delivery before the self-test: it moves the motor")
         patterns = (("high", alarms.TONE_HIGH_MS), ("medium", alarms.TONE_MEDIUM_MS))
         return {"results": [list(item) for item in self.ctl.board.selftest(patterns)]}

@@ -111,7 +111,9 @@ class Controller:
 
     @property
     def delivering(self):
-        return self.prescription is not None and self.stop_mask == 0
+        """Running a program, or a bolus on its own (a screening bolus in the
+        trial before implant, when there is no program), with no stop reason."""
+        return (self.prescription is not None or self.bolus_end is not None) and self.stop_mask == 0
 
     def advance(self, day, ms):
         """Do what is due at (day, ms); return the ms of day to wake next
@@ -139,12 +141,15 @@ class Controller:
 
     def _follow_clock(self, day, ms):
         """Segments are anchored to the time of day; a clock that went back,
-        or a shell that woke far too late, restarts the segment at now."""
+        or a shell that woke far too late, restarts the segment at now. A
+        bolus in flight is cut there: its end is a wall time, which a clock
+        set back would push away (an overdose at the bolus rate)."""
         behind = (day - self.day) * MS_PER_DAY + ms - self.ms
         self.day, self.ms = day, ms
         if behind < 0 or behind > LATE_WAKE_LIMIT_MS + MAX_WAKE_GAP_MS:
             if self.delivering:
                 self.record(self.now_s(), events.DELIVERY_GAP, behind // 1000)
+                self.cut_bolus(self.now_s())
                 self.restart_schedule(carry=0)
 
     # ------------------------------------------------------------ delivery
@@ -173,7 +178,7 @@ class Controller:
             carry = carry * den // self.seg_den
         end_ms = self.prescription.next_change_ms(ms) if self.prescription else MS_PER_DAY
         num = 0
-        if self.delivering:
+        if self.delivering and self.prescription is not None:
             num = segment_num(self.prescription.rate_at(ms), self.steps_per_ml)
         if self.bolus_end is not None:
             end_day, bolus_end_ms = self.bolus_end
@@ -234,8 +239,12 @@ class Controller:
     def start_bolus(self, bolus_ng, duration_ms):
         """Deliver `bolus_ng` evenly over `duration_ms` on top of the basal
         rate (pump.delivery.bolus_plan; pump.commands checked that the
-        mechanism's bolus rate allows it)."""
-        self.restart_schedule()
+        mechanism's bolus rate allows it). With no program running (the
+        screening trial), delivery starts with the bolus and ends with it."""
+        if self.delivering:
+            self.restart_schedule()
+        else:
+            self.start_delivery()
         self.bolus_num, self.bolus_lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
         end_day, end_ms = divmod(self.ms + duration_ms, MS_PER_DAY)
         self.bolus_end = (self.day + end_day, end_ms)

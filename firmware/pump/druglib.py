@@ -108,11 +108,13 @@ BACLOFEN_INTRATHECAL = {
     # most the largest screening dose at once; counted with the basal and
     # the other boluses of the last 24 h in the daily dose rows; and more
     # bolus in 24 h than one titration step of the basal (the titration
-    # band's top) needs a reason, as a larger increase would.
+    # band's top) needs a reason, as a larger increase would. At most four
+    # in 24 h: a bolus is an occasional act, and each is kept (state record).
     "clinician_bolus": {
         "no_bolus_after_implant_s": S_PER_DAY,
         "max_ng": 100_000,
         "window_s": S_PER_DAY,
+        "max_per_window": 4,
         "min_duration_s": 60,
         "checked_by": "titration.check_bolus",
     },

@@ -393,7 +393,8 @@ def _clinician(history, patient, dose_ng, now_s, basal_daily_ng):
     """Clinician bolus row (device policy, see druglib): after implant and
     not in its first 24 h; at most the largest screening dose; the basal
     plus the last 24 h of boluses within the daily dose rows; more bolus in
-    24 h than a titration step of the basal needs a reason."""
+    24 h than a titration step of the basal needs a reason; at most four
+    in 24 h."""
     if history.implant_s is None:
         return [Violation("bolus_before_implant", HARD, None, dose_ng, "ng",
                           "before implant only screening boluses are given")]
@@ -407,6 +408,11 @@ def _clinician(history, patient, dose_ng, now_s, basal_daily_ng):
         found.append(Violation("bolus_above_max", HARD, _CLINICIAN["max_ng"], dose_ng, "ng",
                                "a clinician bolus is at most %s mcg; %s mcg asked"
                                % (mcg_text(_CLINICIAN["max_ng"]), mcg_text(dose_ng))))
+    window_s, most = _CLINICIAN["window_s"], _CLINICIAN["max_per_window"]
+    given = len([b for b in history.boluses if b[2] == CLINICIAN and now_s - b[0] < window_s])
+    if given >= most:
+        found.append(Violation("boluses_per_day", HARD, most, given + 1, "boluses",
+                               "at most %d clinician boluses in 24 h; this would be one more" % most))
     window_ng = history.boluses_in_window_ng(now_s) + dose_ng
     day_ng = basal_daily_ng + window_ng  # the upper rows only: a bolus cannot make a day too low
     found += [v for v in check_daily_dose(day_ng, patient) + check_child(patient, day_ng) if v.rule in _ABOVE]

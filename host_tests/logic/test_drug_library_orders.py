@@ -11,13 +11,19 @@ REASON = "reviewed with the neurologist"
 
 
 class Pump:
-    """A provisioned pump (patient, 18 mL, settings, program) and a clinician's programmer."""
+    """A provisioned pump (patient, 18 mL, settings, program) and a clinician's
+    programmer; days_since_implant None: a patient in the screening trial,
+    not implanted, so no program."""
 
     def __init__(self, steps=(("00:00", 30),), days_since_implant=300, concentration=500, override=None,
                  age_years=40, origin="spinal"):
         case = scenario(24 * 30, steps=steps, concentration=concentration, origin=origin, override=override)
-        case["setup"][0]["args"].update(age_years=age_years, days_since_implant=days_since_implant)
-        self.patient = dict(case["setup"][0]["args"])
+        patient = case["setup"][0]["args"]
+        patient.update(age_years=age_years, days_since_implant=days_since_implant)
+        if days_since_implant is None:
+            del patient["days_since_implant"]
+            case["setup"] = case["setup"][:3]  # patient, refill, settings
+        self.patient = dict(patient)
         self.sim = Run(case)
 
     def at(self, hours):
@@ -189,6 +195,46 @@ def test_a_bolus_cut_by_a_power_cut_leaves_at_most_what_was_not_due():
     cut = [e for e in pump.log() if e["event"] == "bolus_cut"]
     assert cut and cut[0]["detail"] == "cut short: at most 12 mcg went in, 48 mcg did not"
     assert pump.send("bolus", {"mcg": 48, "kind": "remainder"})["ok"]
+
+
+def test_the_screening_trial_before_implant_then_the_implant():
+    """A patient not yet implanted: screening boluses at 50 mcg/mL, each on
+    its own (no program), 24 h apart; then the implant, after which
+    screening is over and a clinician bolus waits 24 h."""
+    trial = Pump(days_since_implant=None, concentration=50)
+    sim = trial.sim
+    trial.at(1)
+    assert trial.send("bolus", {"mcg": 50, "kind": "screening"})["error"] == "too_fast"  # 1 mL at 10 mL/h
+    assert trial.send("bolus", {"mcg": 50, "kind": "screening", "duration_s": 360})["ok"]
+    trial.at(2)
+    assert abs(sim.board.mechanism.to_patient_steps - 12_732) <= 1  # 50 mcg at 50 mcg/mL is 1 mL
+    assert not sim.ctl.delivering and trial.send("status")["state"] == "not programmed"
+    assert refused(trial.send("bolus", {"mcg": 75, "kind": "screening", "duration_s": 540}), "refused", "bolus_too_soon")
+    assert refused(trial.send("bolus", {"mcg": 20}), "refused", "bolus_before_implant")
+    assert refused(trial.program(2), "refused", "implant_not_recorded")
+    trial.at(25)
+    assert trial.send("bolus", {"mcg": 75, "kind": "screening", "duration_s": 540})["ok"]
+    trial.at(26)
+    assert trial.send("patient", dict(trial.patient, days_since_implant=0))["ok"]
+    assert trial.program(2, override="the screening strength until the 500 mcg/mL arrives")["ok"]
+    assert trial.send("patient", trial.patient)["error"] == "refused"  # the implant cannot be undone
+    assert refused(trial.send("bolus", {"mcg": 100, "kind": "screening", "duration_s": 720}), "refused",
+                   "screening_after_implant")
+    assert refused(trial.send("bolus", {"mcg": 20, "duration_s": 240}), "refused", "bolus_too_soon_after_implant")
+
+
+def test_a_clock_set_back_during_a_bolus_cuts_it_rather_than_stretching_it():
+    pump = Pump()
+    pump.at(1)
+    before = pump.sim.board.mechanism.to_patient_steps
+    assert pump.send("bolus", {"mcg": 60, "duration_s": 600})["ok"]
+    pump.at(1 + 60 / 3600)
+    pump.send("set_clock", {"iso": _iso(pump.sim.ctl.now_s() - 86_400)})
+    pump.at(2)
+    most_mcg = 30 + 6 + 1  # an hour of basal, the minute of bolus, one step of slack
+    assert (pump.sim.board.mechanism.to_patient_steps - before) * 500 <= most_mcg * 12_732
+    cut = [e for e in pump.log() if e["event"] == "bolus_cut"]
+    assert cut and cut[0]["detail"] == "cut short: at most 6 mcg went in, 54 mcg did not"
 
 
 def test_a_second_bolus_cannot_replace_one_still_running():

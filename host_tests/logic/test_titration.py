@@ -269,6 +269,17 @@ def test_clinician_boluses_in_24_h_count_with_the_basal_and_past_a_titration_ste
     assert ("daily_dose_above_hard_max", HARD) in found(high)  # 1950 + 60 + 100 > 2003 mcg/day
 
 
+def test_at_most_four_clinician_boluses_in_24_h():
+    history = implanted(2_000_000)
+    for i in range(4):
+        assert bolus(history, 1, LATER_S + i * 600, CLINICIAN) == []
+        history.record_bolus(1, LATER_S + i * 600, CLINICIAN)
+    assert found(bolus(history, 1, LATER_S + 3_000, CLINICIAN)) == [("boluses_per_day", HARD)]
+    assert bolus(history, 1, LATER_S + DAY_S, CLINICIAN) == []  # the first has left the window
+    history.record_bolus(1, LATER_S + DAY_S, CLINICIAN)
+    assert len(history.boluses) == 4  # what the state record keeps stays bounded
+
+
 def test_a_cut_bolus_leaves_a_remainder_that_is_not_too_soon():
     history = TitrationHistory()
     history.record_bolus(50_000, IMPLANT_S, SCREENING, 100)

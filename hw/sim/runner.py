@@ -162,7 +162,8 @@ class Run:
                 self.bolus = None
             else:
                 bolus_num = num
-        self.checker.set_rate(t, ctl.prescription.rate_at(self.time.day_ms()[1]), bolus_num)
+        basal = ctl.prescription.rate_at(self.time.day_ms()[1]) if ctl.prescription is not None else 0
+        self.checker.set_rate(t, basal, bolus_num)
 
     def _read_alarms(self):
         """Follow every alarm episode the pump's alarm manager keeps. Its
