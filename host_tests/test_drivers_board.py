@@ -29,7 +29,7 @@ class Rig:
     def __init__(self, hw, tmp_path):
         self.hw = hw
         self.tmp_path = tmp_path
-        self.stdin = fake_devices.FakeStream()
+        self.stdin = fake_machine.UsbConsole()
         self.stdout = fake_devices.FakeStream()
         self.rtc = fake_devices.FakeDS3231(hw, datetime.datetime(2026, 3, 2, 8, 0, 0))
         hw.i2c_devices[0x68] = self.rtc

@@ -55,3 +55,44 @@ def test_write_sends_the_bytes_unchanged(wire):
     channel, _, stream_out = wire
     channel.write(b'{"ok": true}\n')
     assert bytes(stream_out.written) == b'{"ok": true}\n'
+
+
+@pytest.mark.parametrize("control", [b"\x03", b"\x01", b"\x04", b"\x02", b"\x05", b"\x00", b"\x1b"])
+def test_a_console_control_byte_ends_its_line_at_once_flagged(wire, control):
+    channel, stream_in, _ = wire
+    stream_in.feed(b"{\"cmd\"" + control + b"xyz\n")
+    assert (channel.readline(), channel.control) == (b"{\"cmd\"", control[0])
+    assert (channel.readline(), channel.control) == (b"xyz", 0)
+    assert channel.readline() is None
+
+
+def test_a_run_of_control_bytes_and_carriage_returns_ends_one_line_and_absorbs_its_newline(wire):
+    channel, stream_in, _ = wire
+    stream_in.feed(b"\r\x03\r\x03\r\x01\x04\r\nstatus\n")
+    assert (channel.readline(), channel.control) == (b"", 0x03)
+    assert (channel.readline(), channel.control) == (b"status", 0)
+    assert channel.readline() is None
+
+
+def test_control_bytes_without_a_newline_do_not_spoil_the_next_line(wire):
+    """mpremote trying to break in sends no newline; the next command must be whole."""
+    channel, stream_in, _ = wire
+    stream_in.feed(b"\r\x03\x03")
+    assert (channel.readline(), channel.control) == (b"", 0x03)
+    assert channel.readline() is None
+    stream_in.feed(b"\r\x01")
+    assert channel.readline() is None          # the same run: one refusal
+    stream_in.feed(b"status\n")
+    assert (channel.readline(), channel.control) == (b"status", 0)
+
+
+def test_tab_is_not_a_control_byte(wire):
+    channel, stream_in, _ = wire
+    stream_in.feed(b"a\tb\n")
+    assert (channel.readline(), channel.control) == (b"a\tb", 0)
+
+
+def test_a_cut_line_ended_by_a_control_byte_is_both_cut_and_flagged(wire):
+    channel, stream_in, _ = wire
+    stream_in.feed(b"0123456789abcdefXYZ\x03")
+    assert (channel.readline(), channel.cut, channel.control) == (b"0123456789abcdef", True, 3)

@@ -137,7 +137,8 @@ class Pump:
 def flashed(rig):
     """firmware/main.py imported as the board runs it, `import board` being the rig's board."""
     saved = {name: sys.modules.pop(name, None) for name in ("board", "main")}
-    sys.modules["board"] = types.SimpleNamespace(build=rig.boot, panic=mock.Mock(side_effect=SystemExit("panic")))
+    sys.modules["board"] = types.SimpleNamespace(build=rig.boot, panic=mock.Mock(side_effect=SystemExit("panic")),
+                                                 kbd_intr=rig.hw.load("boards.refpump_rp2040").kbd_intr)
     try:
         yield importlib.import_module("main")
     finally:

@@ -54,7 +54,7 @@ BOARD_PACKAGES = {
     "sim": (("hw/sim", os.path.join("hw", "sim")), ("boards", "boards"),
             ("boards/refpump_rp2040", BOARD_DIR), ("boards/sim", os.path.join("boards", "sim"))),
 }
-BOARD_SHIMS = {"sim": "from boards.sim import build  # noqa: F401 (deployed by tools/deploy.py --board sim)\n"}
+BOARD_SHIMS = {"sim": "from boards.sim import build, kbd_intr, panic  # noqa: F401 (deployed by tools/deploy.py --board sim)\n"}
 PACKAGES = COMMON_PACKAGES + BOARD_PACKAGES["refpump_rp2040"]
 MANAGED_FOLDERS = tuple("/" + package for package, _folder in PACKAGES)
 MAIN = os.path.join("firmware", "main.py")

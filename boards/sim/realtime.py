@@ -15,6 +15,7 @@ import sys
 import time
 
 from boards.sim.board import SimBoard
+from boards.sim.console import ChipConsole
 from hw.flashfs import FlashFS
 from hw.sim.devices import SimClock, SimStepper
 from hw.usb_serial import LineChannel
@@ -49,7 +50,7 @@ class RealTimeStepper(SimStepper):
 
 
 class RealTimeSimBoard(SimBoard):
-    def __init__(self, speed=1, seed=1, fill_ml=20, bench=True):
+    def __init__(self, speed=1, seed=1, fill_ml=20, bench=True, service=False):
         since_2000_s = int(time.time()) - UNIX_EPOCH_TO_2000_S
         SimBoard.__init__(self, since_2000_s // 86_400, since_2000_s % 86_400 * 1000, seed,
                           int(fill_ml * 1_000_000), flash=FlashFS("data"), bench_enabled=bench)
@@ -57,7 +58,9 @@ class RealTimeSimBoard(SimBoard):
         self.started = time.ticks_ms()
         self.clock = RealTimeClock(self)
         self.stepper = RealTimeStepper(self)
-        self.serial = LineChannel(sys.stdin.buffer, sys.stdout.buffer, select.poll(), select.POLLIN)
+        self.service_mode = service  # the service jumper, as read at boot
+        console = ChipConsole(sys.stdin.buffer)
+        self.serial = LineChannel(console, sys.stdout.buffer, console, select.POLLIN)
         self._stdin = select.poll()
         self._stdin.register(sys.stdin, select.POLLIN)
         self.device_key = _read_key(KEY_PATH)

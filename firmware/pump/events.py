@@ -42,6 +42,10 @@ BENCH_REFUSED = const(25)   # bench injection without the jumper
 PROTOCOL_FAULT = const(26)  # an exception behind the protocol (a defect); the reply said so
 ALARM_RESOUNDED = const(27)  # a: alarm kind; acknowledged, and sounding again (pump.alarms)
 MISSED_DELIVERY = const(28)  # a: mcg an outage missed, b: minutes off; -1: unknown (pump.boot)
+CONSOLE_REFUSED = const(29)  # a: the first console control byte of a burst (0x03 Ctrl-C...)
+SERVICE_ENTERED = const(30)  # booted with the service jumper: no delivery, console open
+SERVICE_CONSOLE = const(31)  # service mode: Ctrl-C ended the firmware into the REPL
+SERVICE_LEFT = const(32)     # first normal boot after service mode; a: time_s it was entered
 
 NAMES = {
     RESTART: "restart", PRESCRIPTION: "prescription", REFILL: "refill",
@@ -54,6 +58,8 @@ NAMES = {
     DELIVERY_GAP: "delivery_gap", COMMAND: "command", CRASH: "crash", NOTE: "note",
     REPLAY: "replay", BENCH_REFUSED: "bench_refused", PROTOCOL_FAULT: "protocol_fault",
     ALARM_RESOUNDED: "alarm_resounded", MISSED_DELIVERY: "missed_delivery",
+    CONSOLE_REFUSED: "console_refused", SERVICE_ENTERED: "service_entered",
+    SERVICE_CONSOLE: "service_console", SERVICE_LEFT: "service_left",
 }
 
 BOOT_STATUS = ("empty", "ok", "fallback", "fault")
@@ -63,7 +69,7 @@ COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "versio
                  "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
                  "set_clock", "bench", "selftest")
 CRASH_NAMES = ("MemoryError", "OSError", "ValueError", "TypeError", "KeyError", "IndexError",
-               "AttributeError")
+               "AttributeError", "KeyboardInterrupt", "SystemExit")
 NOTE_BYTES = const(8)
 NOTE_MAX_BYTES = const(120)
 
@@ -140,4 +146,10 @@ def describe(code, a, b):
         return "programming locked for %d s" % a
     if code == REPLAY:
         return "counter %d refused" % a
+    if code == CONSOLE_REFUSED:
+        return "console control byte 0x%02x refused (console locked)" % a
+    if code == SERVICE_CONSOLE:
+        return "Ctrl-C: the REPL was opened"
+    if code == SERVICE_LEFT:
+        return "service mode since %s" % clock_s_to_iso(a)
     return ""
