@@ -1,5 +1,6 @@
 """hw.usb_serial.LineChannel: whole lines from the USB console, never blocking."""
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import fake_devices
 from hw.usb_serial import LineChannel
@@ -96,3 +97,39 @@ def test_a_cut_line_ended_by_a_control_byte_is_both_cut_and_flagged(wire):
     channel, stream_in, _ = wire
     stream_in.feed(b"0123456789abcdefXYZ\x03")
     assert (channel.readline(), channel.cut, channel.control) == (b"0123456789abcdef", True, 3)
+
+
+# ------------------------------------------------ fuzz: control bytes in the stream
+
+COMMAND = b'0f' * 32 + b' {"cmd":"bolus","args":{"mcg":50},"ctr":7}'
+CONTROL_BYTES = st.integers(0, 31).filter(lambda byte: byte not in (9, 10, 13)).map(lambda byte: bytes([byte]))
+NOISE = st.lists(st.binary(max_size=8) | CONTROL_BYTES | st.sampled_from([b"\r", b"\n", b"\r\x03\r\x01"]),
+                 max_size=6).map(b"".join)
+
+
+def all_lines(data, max_line=512):
+    stream_in = fake_devices.FakeStream()
+    channel = LineChannel(stream_in, fake_devices.FakeStream(), fake_devices.FakePoll(), 1, max_line=max_line)
+    stream_in.feed(data)
+    lines = []
+    while True:
+        line = channel.readline()
+        if line is None:
+            return lines
+        lines.append((line, channel.control, channel.cut))
+
+
+@settings(max_examples=300, deadline=None)
+@given(NOISE, st.integers(1, len(COMMAND)), CONTROL_BYTES, NOISE)
+def test_a_command_with_a_control_byte_in_it_or_after_it_never_comes_out_clean(before, at, control, after):
+    """Clean: returned with `control` 0, so the protocol would run it."""
+    lines = all_lines(before + b"\n" + COMMAND[:at] + control + COMMAND[at:] + b"\n" + after)
+    assert all(not any(byte < 32 and byte != 9 for byte in line) for line, _control, _cut in lines)
+    assert not any(COMMAND in line for line, flag, _cut in lines if not flag)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NOISE, NOISE)
+def test_a_clean_command_after_any_noise_and_a_newline_comes_out_whole_and_clean(before, after):
+    lines = all_lines(before + b"\n" + COMMAND + b"\n" + after)
+    assert (COMMAND, 0, False) in lines
