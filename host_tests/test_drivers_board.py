@@ -17,7 +17,7 @@ import fake_machine
 STEP, END_OF_TRAVEL, HOME, ACK, BENCH = 2, 6, 7, 20, 21
 HEALTHY_PRESSURE_U16 = 6_800
 CONTRACT_ATTRIBUTES = ("stepper", "pressure", "buzzer", "lamps", "bench_enabled", "clock",
-                       "watchdog", "fs", "serial", "calibration")
+                       "watchdog", "fs", "serial", "calibration", "service_mode")
 CONTRACT_METHODS = ("end_of_travel", "at_home", "ack_pressed", "supply_mv", "temperature_mc",
                     "sleep_until", "inject", "selftest", "reset")
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
