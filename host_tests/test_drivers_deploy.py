@@ -56,7 +56,8 @@ def board_run(port, code):
 def test_deploy_copies_compiles_and_verifies_every_file(stand_in, main_py, key_file, capsys):
     port, root = stand_in
     assert deploy.main(["--port", port, "--resume", "--no-stop", "--no-reset", "--key", key_file]) == 0
-    assert "verified" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "verified" in out and "[1/" in out and "] :/main.py" in out
     for source, device, compiled in deploy.plan():
         assert (root / device.lstrip("/")).is_file(), device
     assert (root / "hw" / "stepper.mpy").read_bytes()[:1] == b"M"    # an .mpy, not source
@@ -191,6 +192,14 @@ def test_a_port_path_that_does_not_exist_fails_at_once_without_mpremote(tmp_path
     port = str(tmp_path / "nonexistent")
     assert deploy.main(["--port", port]) == 1
     assert capsys.readouterr().err == "deploy: no board found: %s does not exist\n" % port
+
+
+def test_with_no_board_on_usb_auto_says_no_board_found(capsys):
+    from serial.tools import list_ports
+    if any(port.vid for port in list_ports.comports()):
+        pytest.skip("a USB serial device is connected here")
+    assert deploy.main(["--port", "auto"]) == 1
+    assert capsys.readouterr().err == "deploy: no board found: connect it over USB, or name its port with --port\n"
 
 
 @pytest.mark.parametrize("port", ["auto", "a0", "COM3", "socket://localhost:7000", "rfc2217://host:7000"])

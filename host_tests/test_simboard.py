@@ -6,6 +6,8 @@ The SIGTERM test runs simboard's main in a child process, as `kill PID`
 finds it, with the deploy skipped and a stand-in main.py that idles, so it
 tests the stopping, not the firmware. Needs socat (Debian package `socat`).
 """
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -154,3 +156,22 @@ def test_a_firmware_that_never_answers_is_not_reported_running(tmp_path):
     assert "running" not in result.stdout
     assert result.stderr.strip() == "simboard: the pump did not answer on %s within 2 s" % (tmp_path / "tty")
     assert not os.path.lexists(tmp_path / "tty")
+
+
+@pytest.mark.parametrize("flags, jumpers", [([], {"bench": True, "service": False}),
+                                            (["--no-bench"], {"bench": False, "service": False}),
+                                            (["--service"], {"bench": True, "service": True})])
+def test_the_jumper_flags_are_what_the_simulated_board_boots_with(tmp_path, monkeypatch, flags, jumpers):
+    seen = {}
+
+    @contextlib.contextmanager
+    def board_at_boot(root, port):
+        with open(os.path.join(root, "sim.json")) as f:
+            seen.update(json.load(f))
+        raise KeyboardInterrupt   # as if stopped at once
+        yield port
+
+    monkeypatch.setattr(simboard, "running_firmware", board_at_boot)
+    assert simboard.main([str(tmp_path / "board"), "--key", "unused", "--port", str(tmp_path / "tty"),
+                          "--no-deploy", "--speed", "120"] + flags) == 0
+    assert seen == dict(jumpers, speed=120)
