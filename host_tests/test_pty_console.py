@@ -23,9 +23,9 @@ import serial
 import deploy
 from mpenv import ROOT
 from pumplink import PumpLink
-from simboard import repl_board, running_firmware
+from simboard import running_firmware
 from unixchip import RESET_S
-from unixboard import needs_socat
+from unixboard import deployed_board, needs_socat
 
 KEY_HEX = "3c" * 32
 SPEED = 60                  # 1 uL a real second at 30 mcg/h of 500 mcg/mL
@@ -44,15 +44,7 @@ pytestmark = needs_socat
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
     """A stand-in board's folder with the sim firmware deployed on it (a bare board, first install)."""
-    tmp = tmp_path_factory.mktemp("pty_console")
-    root = tmp / "board_root"
-    root.mkdir()
-    key = tmp / "pump.key"
-    key.write_text(KEY_HEX + "\n")
-    with repl_board(root, str(tmp / "repl_tty"), str(tmp / "boot.py")) as port:
-        assert deploy.main(["--board", "sim", "--port", port, "--resume", "--no-stop", "--no-reset",
-                            "--key", str(key)]) == 0
-    return root
+    return deployed_board(tmp_path_factory.mktemp("pty_console"), KEY_HEX)[0]
 
 
 @pytest.fixture

@@ -72,15 +72,19 @@ def wait_until(condition, timeout_s):
     return True
 
 
-@needs_socat
-def test_sigterm_stops_socat_and_the_unix_port_and_removes_the_link(tmp_path):
+def idle_board_command(tmp_path, runner):
+    """simboard's command line (without its deploy) for a board whose main.py idles, never answering."""
     root = tmp_path / "board"
     root.mkdir()
     (root / "main.py").write_text(IDLE_MAIN)
-    (tmp_path / "run.py").write_text(WAIT_FOR_ANSWER)
+    (tmp_path / "run.py").write_text(runner)
+    return [sys.executable, str(tmp_path / "run.py"), str(root), "--key", "unused", "--port", str(tmp_path / "tty")]
+
+
+@needs_socat
+def test_sigterm_stops_socat_and_the_unix_port_and_removes_the_link(tmp_path):
     port = str(tmp_path / "tty")
-    board = subprocess.Popen([sys.executable, str(tmp_path / "run.py"), str(root), "--key", "unused",
-                              "--port", port], stdout=subprocess.DEVNULL)
+    board = subprocess.Popen(idle_board_command(tmp_path, WAIT_FOR_ANSWER), stdout=subprocess.DEVNULL)
     below = []
     try:
         assert wait_until(lambda: os.path.exists(port) and len(descendants(board.pid)) == 3, 15)
@@ -146,12 +150,7 @@ def test_the_highest_speed_leaves_the_pump_its_late_wake_allowance():
 
 @needs_socat
 def test_a_firmware_that_never_answers_is_not_reported_running(tmp_path):
-    root = tmp_path / "board"
-    root.mkdir()
-    (root / "main.py").write_text(IDLE_MAIN)
-    (tmp_path / "run.py").write_text(GIVE_UP_SOON)
-    result = subprocess.run([sys.executable, str(tmp_path / "run.py"), str(root), "--key", "unused",
-                             "--port", str(tmp_path / "tty")], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(idle_board_command(tmp_path, GIVE_UP_SOON), capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "running" not in result.stdout
     assert result.stderr.strip() == "simboard: the pump did not answer on %s within 2 s" % (tmp_path / "tty")
