@@ -33,11 +33,15 @@ import board
 
 board.kbd_intr(-1)  # before anything else: see above
 
-from pump import alarms, events  # noqa: E402 (after the lock, on purpose)
-from pump.commands import Commands  # noqa: E402
-from pump.controller import LOG_CAPACITY, Controller  # noqa: E402
-from pump.eventlog import EventLog  # noqa: E402
-from pump.units import MS_PER_DAY, S_PER_DAY  # noqa: E402
+try:  # a module that cannot be imported (a corrupt .mpy, no memory) must not end in the REPL either
+    from pump import alarms, events
+    from pump.commands import Commands
+    from pump.controller import LOG_CAPACITY, Controller
+    from pump.eventlog import EventLog
+    from pump.units import MS_PER_DAY, S_PER_DAY
+except BaseException:
+    board.panic()  # returns only in service mode
+    raise
 
 CTRL_C = 3
 CONSOLE_BURST_GAP_S = 10  # control bytes closer than this are one burst: one log entry
@@ -82,7 +86,7 @@ def serve(hardware, ctl, commands, until=None):
         line = serial.readline()
         if line is not None:
             now_s = ctl.now_s()
-            if serial.control:
+            if serial.control is not None:
                 if last_control_s is None or not 0 <= now_s - last_control_s < CONSOLE_BURST_GAP_S:
                     ctl.record(now_s, events.CONSOLE_REFUSED, serial.control)
                 last_control_s = now_s
@@ -101,16 +105,17 @@ def main():
         raise
     if hardware.service_mode:
         service(hardware)  # ends in the REPL, by Ctrl-C: the one way there
+    ctl = None
     try:
-        ctl, commands = start(hardware)
-    except BaseException:  # no controller, so no record of the dose: never guess one
-        fail_safe(hardware)
-    try:
+        try:
+            ctl, commands = start(hardware)
+        except BaseException:  # no controller, so no record of the dose: never guess one
+            fail_safe(hardware)
         serve(hardware, ctl, commands)
     except BaseException as exc:  # the last line of defence: log, then reset loudly
         try:
             ctl.record(ctl.now_s(), events.CRASH, crash_code(exc))
-        except BaseException:
+        except BaseException:  # no controller (fail_safe itself failed), or no flash
             pass
     hardware.reset()  # whatever ended the loop: never the REPL
 

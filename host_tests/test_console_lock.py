@@ -7,7 +7,9 @@ it at 0x03, that byte never reaches stdin and raises KeyboardInterrupt in
 the running code. So a firmware that forgot to lock the console fails here
 the way the chip would fail: in the REPL, not delivering.
 """
+import importlib
 import json
+import sys
 from unittest import mock
 
 import pytest
@@ -78,6 +80,27 @@ def test_control_bytes_in_command_lines_during_delivery_are_refused_and_delivery
         assert abs(sum(1 for t in steps_us if t <= at_us) - ideal) <= 1, at_us
     refused = [e for e in log_entries(pump) if e["event"] == "console_refused"]
     assert [e["detail"] for e in refused] == ["console control byte 0x03 refused (console locked)"] * 2
+
+
+def test_a_command_ended_by_a_nul_byte_is_refused_not_run(pump):
+    """NUL is a control byte like the others (found by the channel fuzz: it
+    once read as "no control byte" and let the command through)."""
+    pump.boot()
+    pump.program(USUAL)
+    before = len(pump.rig.stdout.written)
+    pump.rig.stdin.feed(pump.frame("stop", {"reason": "a NUL after me"})[:-1] + b"\x00\n")
+    pump.serve_for(1_000)
+    assert [r["error"] for r in replies_after(pump, before)] == ["console_locked"]
+    assert pump.ask("status")["delivering"] is True
+
+
+def test_a_module_that_cannot_be_imported_ends_in_the_boards_panic_not_the_repl(pump):
+    panic = sys.modules["board"].panic
+    sys.modules.pop("main")
+    with mock.patch.dict(sys.modules, {"pump.commands": None}):   # import fails: ImportError
+        with pytest.raises(SystemExit):
+            importlib.import_module("main")
+    panic.assert_called_once_with()
 
 
 def test_without_the_lock_the_same_bytes_would_drop_the_pump_to_the_repl(pump):

@@ -13,7 +13,8 @@ return: 0x03 Ctrl-C, 0x01 Ctrl-A for the raw REPL, 0x04 Ctrl-D, ...) never
 belong in a command: JSON allows none of them raw. Outside service mode
 firmware/main.py has turned the interrupt character off, so they arrive
 here as bytes, and each run of them ends the line it falls in at once,
-returned with `control` set to the run's first byte so that the line is
+returned with `control` set to the run's first byte (None on a line that
+ended at its newline; 0 is NUL, a control byte too) so that the line is
 refused whole (a command with a Ctrl-C in it is not the command that was
 meant). A run, and a newline right after it, ends one line only: a terminal
 that sends "Ctrl-C, Enter" gets one refusal, and bytes that never end in a
@@ -42,7 +43,7 @@ class LineChannel:
         self._overflow = False
         self._in_control_run = False
         self.cut = False
-        self.control = 0
+        self.control = None
 
     def input_waiting(self):
         # ipoll yields a reused tuple (stream, events, ...): nothing allocated.
@@ -63,7 +64,7 @@ class LineChannel:
                 if self._in_control_run:  # the run already ended this line
                     self._in_control_run = False
                     continue
-                return self._take(0)
+                return self._take(None)
             if byte < _FIRST_PRINTABLE and byte != _TAB:
                 if self._in_control_run:
                     continue
