@@ -240,7 +240,7 @@ def test_board_session_against_the_firmware_on_a_micropython_stand_in(tmp_path, 
     board (60x), behind a pty: programmed with pumpctl, then benched."""
     root = tmp_path / "board_root"
     (root / "data").mkdir(parents=True)
-    (root / "board.py").write_text("from boards.sim import build  # noqa: F401\n")
+    (root / "board.py").write_text("from boards.sim import build, kbd_intr, panic  # noqa: F401\n")
     (root / "sim.json").write_text('{"speed": 60}')
     (root / "device.key").write_text(HOST_KEY.hex())
     monkeypatch.setenv("MICROPYPATH", ":".join([str(root), os.path.join(mpenv.ROOT, "firmware"), mpenv.ROOT]))

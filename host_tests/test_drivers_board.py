@@ -17,7 +17,7 @@ import fake_machine
 STEP, END_OF_TRAVEL, HOME, ACK, BENCH = 2, 6, 7, 20, 21
 HEALTHY_PRESSURE_U16 = 6_800
 CONTRACT_ATTRIBUTES = ("stepper", "pressure", "buzzer", "lamps", "bench_enabled", "clock",
-                       "watchdog", "fs", "serial", "calibration")
+                       "watchdog", "fs", "serial", "calibration", "service_mode")
 CONTRACT_METHODS = ("end_of_travel", "at_home", "ack_pressed", "supply_mv", "temperature_mc",
                     "sleep_until", "inject", "selftest", "reset")
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -29,7 +29,7 @@ class Rig:
     def __init__(self, hw, tmp_path):
         self.hw = hw
         self.tmp_path = tmp_path
-        self.stdin = fake_devices.FakeStream()
+        self.stdin = fake_machine.UsbConsole()
         self.stdout = fake_devices.FakeStream()
         self.rtc = fake_devices.FakeDS3231(hw, datetime.datetime(2026, 3, 2, 8, 0, 0))
         hw.i2c_devices[0x68] = self.rtc

@@ -1,12 +1,13 @@
 """pumpctl: read and program the pump over its USB serial command channel.
 
     pumpctl --port /dev/ttyACM0 status
-    pumpctl --port /dev/ttyACM0 --key-file device.key set-prescription 00:00=30 07:00=20
-    pumpctl --port /dev/ttyACM0 --key-file device.key --json bolus 50
+    pumpctl --port /dev/ttyACM0 --key-file ~/pump-keys/board-07.key set-prescription 00:00=30 07:00=20
+    pumpctl --port /dev/ttyACM0 --key-file ~/pump-keys/board-07.key --json bolus 50
 
 --port takes a device path or a pyserial URL (socket://host:port, a pty
 path for a simulated board). Commands that change the pump need the device
-key (--key-file: 64 hex digits) and a fresh counter: from --counter-file
+key (--key-file: 64 hex digits, kept outside the work tree, as
+`tools/deploy.py --new-key ~/pump-keys/board-07.key` makes it) and a fresh counter: from --counter-file
 (the last counter this host used, advanced before each command), or else
 asked of the pump with the read-only `auth` command. Replies print as tables;
 --json prints the pump's reply line as it came.

@@ -41,7 +41,7 @@ class Board:
     def __init__(self, stepper, pressure, end_switch, home_switch, buzzer, lamps, ack,
                  supply, die_temperature, clock, watchdog, fs, serial, calibration,
                  bench_enabled, device_key, startup_faults,
-                 use_lightsleep=False, sleep_slice_ms=20):
+                 use_lightsleep=False, sleep_slice_ms=20, service_mode=False):
         self.stepper = stepper
         self.pressure = pressure
         self.buzzer = buzzer
@@ -52,6 +52,7 @@ class Board:
         self.serial = serial
         self.calibration = calibration
         self.bench_enabled = bench_enabled
+        self.service_mode = service_mode
         self.device_key = device_key
         self.startup_faults = startup_faults
         self._end_switch = end_switch
@@ -126,23 +127,39 @@ def panic():
     """The board could not even be built: with the pins alone, light the red
     lamp and sound the buzzer steadily, deliver nothing, and keep the
     watchdog (which build() may have started) fed, so the failure is loud
-    and not a silent reset loop. Only a person ends it."""
+    and not a silent reset loop. Only a person ends it. With the service
+    jumper fitted it returns instead, the console open, so that main.py
+    ends in the REPL where the engineer can see and repair what failed."""
     Pin(pins.ENABLE, Pin.OUT, value=1)  # EN is active low: the motor unpowered
     Pin(pins.LAMP_RED, Pin.OUT, value=1)
     buzzer = PWM(Pin(pins.BUZZER))
     buzzer.freq(config.BUZZER_TONE_HZ)
     buzzer.duty_u16(32768)
+    if Pin(pins.SERVICE, Pin.IN, Pin.PULL_UP).value() == 0:
+        micropython.kbd_intr(3)
+        return
     watchdog = WDT(timeout=config.WATCHDOG_TIMEOUT_MS)
     while True:
         watchdog.feed()
         time.sleep_ms(1000)
 
 
+class _NoWatchdog:
+    """Service mode starts no hardware watchdog: once started it cannot be
+    stopped, and it would reset the board under the engineer at the REPL.
+    Nothing is delivered in service mode, so there is no dose to protect."""
+
+    @staticmethod
+    def feed():
+        return None
+
+
 def build():
     faults = []
     # Lets an exception raised in a hard IRQ handler (stepper, DIAG) be reported.
     micropython.alloc_emergency_exception_buf(100)
-    watchdog = Watchdog(WDT(timeout=config.WATCHDOG_TIMEOUT_MS),
+    service_mode = Pin(pins.SERVICE, Pin.IN, Pin.PULL_UP).value() == 0
+    watchdog = Watchdog(_NoWatchdog() if service_mode else WDT(timeout=config.WATCHDOG_TIMEOUT_MS),
                         config.WATCHDOG_TIMEOUT_MS, config.WATCHDOG_MARGIN_MS)
     cal, problem = calibration.load(config.CALIBRATION_PATH, config.DEFAULT_CALIBRATION,
                                     config.CALIBRATION_LIMITS)
@@ -189,6 +206,7 @@ def build():
         startup_faults=faults,
         use_lightsleep=config.USE_LIGHTSLEEP,
         sleep_slice_ms=config.SLEEP_SLICE_MS,
+        service_mode=service_mode,
     )
 
 

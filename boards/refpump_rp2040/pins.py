@@ -26,6 +26,7 @@ LAMP_GREEN = const(18)
 
 ACK = const(20)            # ACK/SILENCE button to ground
 BENCH_ENABLE = const(21)   # jumper to ground: bench mode, read once at boot
+SERVICE = const(22)        # jumper to ground: service mode (console open, no delivery), read once at boot
 
 PRESSURE = const(26)       # ADC0, line pressure transducer through a 10k/20k divider
 VSYS = const(29)           # ADC3, VSYS/3 on the Pico

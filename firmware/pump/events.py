@@ -45,6 +45,10 @@ MISSED_DELIVERY = const(28)  # a: mcg an outage missed, b: minutes off; -1: unkn
 BOLUS_CUT = const(29)       # a: bolus ng that may have gone in, b: ng that did not (a remainder may follow)
 PATIENT_RESET = const(30)   # a: 1 when a prescription was running, NOTE: the reason given
 PATIENT_OVERRIDE = const(31)  # a: soft rules the running program breaks for the patient, NOTE: the reason
+CONSOLE_REFUSED = const(32)  # a: the first console control byte of a burst (0x03 Ctrl-C...)
+SERVICE_ENTERED = const(33)  # booted with the service jumper: no delivery, console open
+SERVICE_CONSOLE = const(34)  # service mode: Ctrl-C ended the firmware into the REPL
+SERVICE_LEFT = const(35)     # first normal boot after service mode; a: time_s it was entered
 
 NAMES = {
     RESTART: "restart", PRESCRIPTION: "prescription", REFILL: "refill",
@@ -58,6 +62,8 @@ NAMES = {
     REPLAY: "replay", BENCH_REFUSED: "bench_refused", PROTOCOL_FAULT: "protocol_fault",
     ALARM_RESOUNDED: "alarm_resounded", MISSED_DELIVERY: "missed_delivery",
     BOLUS_CUT: "bolus_cut", PATIENT_RESET: "patient_reset", PATIENT_OVERRIDE: "patient_override",
+    CONSOLE_REFUSED: "console_refused", SERVICE_ENTERED: "service_entered",
+    SERVICE_CONSOLE: "service_console", SERVICE_LEFT: "service_left",
 }
 
 BOOT_STATUS = ("empty", "ok", "fallback", "fault")
@@ -67,7 +73,7 @@ COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "versio
                  "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
                  "set_clock", "bench", "selftest")
 CRASH_NAMES = ("MemoryError", "OSError", "ValueError", "TypeError", "KeyError", "IndexError",
-               "AttributeError")
+               "AttributeError", "KeyboardInterrupt", "SystemExit")
 NOTE_BYTES = const(8)
 NOTE_MAX_BYTES = const(120)
 
@@ -150,4 +156,10 @@ def describe(code, a, b):
         return "programming locked for %d s" % a
     if code == REPLAY:
         return "counter %d refused" % a
+    if code == CONSOLE_REFUSED:
+        return "console control byte 0x%02x refused (console locked)" % a
+    if code == SERVICE_CONSOLE:
+        return "Ctrl-C: the REPL was opened"
+    if code == SERVICE_LEFT:
+        return "service mode since %s" % clock_s_to_iso(a)
     return ""
