@@ -22,6 +22,10 @@ from pump.commands import Commands
 from pump.controller import Controller
 from pump.units import MS_PER_DAY
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for pyright: MicroPython has no typing module (annotations are strings)
+    from typing import NoReturn
+
 
 def start(hardware):
     """The controller restored from flash, with the start-up faults the
@@ -67,7 +71,7 @@ def main():
         hardware.reset()
 
 
-def fail_safe(hardware, until=None):
+def fail_safe(hardware, until=None) -> "NoReturn":
     """The pump could not start (its state could not even be restored):
     sound the high-priority alarm and stay here, not delivering, feeding the
     watchdog so that a reset does not turn this into a silent boot loop.

@@ -40,11 +40,13 @@ _FIFO_DEPTH = const(8)  # TX FIFO joined with the unused RX FIFO
 
 @rp2.asm_pio(sideset_init=rp2.PIO.OUT_LOW, fifo_join=rp2.PIO.JOIN_TX)
 def _step_program():
-    pull(block)              .side(0)  # noqa: F821 (PIO assembler names)
-    mov(x, osr)              .side(0)  # noqa: F821
-    label("delay")                     # noqa: F821
-    jmp(x_dec, "delay")      .side(0)  # noqa: F821
-    irq(block, rel(0))       .side(1)  # noqa: F821
+    # The PIO assembler's names exist only inside @rp2.asm_pio at run time;
+    # the stubs cannot declare them, hence each line's suppression.
+    pull(block)              .side(0)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    mov(x, osr)              .side(0)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    label("delay")                     # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    jmp(x_dec, "delay")      .side(0)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    irq(block, rel(0))       .side(1)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
 
 
 class Stepper:

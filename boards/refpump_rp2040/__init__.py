@@ -5,6 +5,9 @@
 board's nominal calibration) is plain data that the simulated board and the
 host tools read too, where there is no `machine` module.
 """
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for pyright: MicroPython has no typing module (annotations are strings)
+    from typing import NoReturn
 
 
 def build():
@@ -12,6 +15,7 @@ def build():
     return build_board()
 
 
-def panic():
+def panic() -> "NoReturn":
     from .board import panic as board_panic
     board_panic()
+    raise SystemExit  # not reached: board_panic() never returns

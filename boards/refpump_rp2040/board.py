@@ -32,6 +32,10 @@ from hw.watchdog import Watchdog
 
 from . import calibration, config, pins
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for pyright: MicroPython has no typing module (annotations are strings)
+    from typing import NoReturn
+
 _KEY_BYTES = 32
 
 
@@ -114,7 +118,7 @@ class Board:
         return selftest.run(self, alarm_patterns)
 
     @staticmethod
-    def reset():
+    def reset() -> "NoReturn":
         """After a crash: reboot into restore, where the restart is alarmed."""
         reset()
 
@@ -122,7 +126,7 @@ class Board:
         return not (self.stepper.pending() or self.buzzer.playing or self.lamps.flashing)
 
 
-def panic():
+def panic() -> "NoReturn":
     """The board could not even be built: with the pins alone, light the red
     lamp and sound the buzzer steadily, deliver nothing, and keep the
     watchdog (which build() may have started) fed, so the failure is loud

@@ -155,7 +155,7 @@ class Controller:
             carry = carry * den // self.seg_den
         end_ms = self.prescription.next_change_ms(ms) if self.prescription else MS_PER_DAY
         num = 0
-        if self.delivering:
+        if self.delivering and self.prescription is not None:  # delivering implies it; pyright cannot see so
             num = segment_num(self.prescription.rate_at(ms), self.steps_per_ml)
         if self.bolus_end is not None:
             end_day, bolus_end_ms = self.bolus_end
