@@ -20,6 +20,11 @@ SUPPLY_MV_RANGE = (3_000, 5_500)          # VSYS on USB or a Li-ion cell
 TEMPERATURE_MC_RANGE = (0, 60_000)        # a bench, not a freezer or an oven
 LAMP_MS = 400
 BURST_LIMIT_MS = 5_000
+NOISE_READINGS = 256
+# pump.occlusion's stuck-sensor rule takes identical readings for a stuck
+# sensor; it relies on the ADC's noise making a reading repeat the one before
+# at most one time in three (hw/pressure.py: 0.5 LSB rms or more).
+MAX_REPEATS = NOISE_READINGS // 3
 _POLL_MS = 20
 
 
@@ -78,6 +83,7 @@ def _sensors(board, results):
     fault = board.pressure.fault_of(mpsi)
     results.append(("pressure", "fail" if fault else "pass",
                     "%d mpsi%s" % (mpsi, " (" + fault + ")" if fault else "")))
+    results.append(_pressure_noise(board))
     end, home = board.end_of_travel(), board.at_home()
     results.append(("limit switches", "fail" if end and home else "pass",
                     "end of travel %s, home %s" % (_closed(end), _closed(home))))
@@ -87,6 +93,20 @@ def _sensors(board, results):
     results.append(("clock", "pass" if board.clock.valid() else "fail",
                     "day %d, %d ms%s" % (day, ms, "" if board.clock.valid() else
                                          " (DS3231 missing or its time was lost)")))
+
+
+def _pressure_noise(board):
+    """Whether the pressure readings vary as the stuck-sensor rule needs."""
+    last, repeats = None, 0
+    for _ in range(NOISE_READINGS):
+        mpsi = board.pressure.read_mpsi()
+        if mpsi == last:
+            repeats += 1
+        last = mpsi
+    board.watchdog.feed()
+    return ("pressure noise", "pass" if repeats <= MAX_REPEATS else "fail",
+            "%d of %d readings repeated the one before (the stuck-sensor check allows %d: "
+            "the ADC needs 0.5 LSB of noise)" % (repeats, NOISE_READINGS, MAX_REPEATS))
 
 
 def _buzzer(board, name, tone_ms):

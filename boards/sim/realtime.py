@@ -70,7 +70,10 @@ class RealTimeSimBoard(SimBoard):
         self.time.t_ms = now
 
     def sleep_until(self, ms_from_now):
-        """Sleep in real time, waking early for a line on stdin."""
+        """Sleep in real time, waking early for a line on stdin. A bench
+        `restart` resets here, after its reply went out."""
+        if self.reset_requested:
+            self.reset()
         if ms_from_now > 0:
             self._stdin.poll(max(1, ms_from_now // self.speed))
         self.catch_up()

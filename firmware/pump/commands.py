@@ -8,16 +8,17 @@ meets the same rules. A refusal raises CommandError listing every rule
 broken; nothing changes on a refusal.
 """
 from pump import alarms, clinical, druglib, events, titration
+from pump.bench import BenchFaults
 from pump.prescription import Prescription
 from pump.protocol import Protocol
-from pump.schema import CommandError, needs_mac
+from pump.schema import BENCH_VALUE_UNITS, CommandError, needs_mac
 from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, clock_s_to_iso, ms_to_hhmm
 
 FIRMWARE_VERSION = "0.1.0"
 REFILL_VISIT_S = 24 * 3600  # a refill-visit change must follow a refill within a day
 # What the protocol reports (pump.protocol on_event) -> (log code, detail field for a).
-# bench_fault is logged by _bench itself, with what was forced; a failed counter
+# bench_fault is logged by pump.bench itself, with what was forced; a failed counter
 # store is the storage fault the controller raises anyway.
 PROTOCOL_EVENTS = {"bad_mac": (events.AUTH_FAILED, "failures"), "replay": (events.REPLAY, "ctr"),
                    "programming_locked": (events.LOCKED_OUT, None), "bench_refused": (events.BENCH_REFUSED, None),
@@ -66,6 +67,7 @@ class Commands:
         self.protocol = Protocol(self, key, _CounterStore(ctl), ctl.board.bench_enabled,
                                  self._on_protocol_event)
         self.refilled_s = None
+        self.bench = BenchFaults(ctl)
 
     def handle_line(self, line, now_s, truncated=False):
         return self.protocol.handle_line(line, now_s, truncated)
@@ -287,9 +289,9 @@ class Commands:
         return {}
 
     def _bench(self, args, now_s):
-        self.ctl.board.inject(args["fault"], args["mpsi"])
-        self.ctl.record(now_s, events.BENCH_FAULT, events.BENCH_FAULTS.index(args["fault"]), args["mpsi"] or 0)
-        return {"injected": args["fault"]}
+        fault = args["fault"]
+        unit = BENCH_VALUE_UNITS.get(fault)
+        return self.bench.inject(fault, args[unit] if unit else None, now_s)
 
     def _selftest(self, args, now_s):
         if self.ctl.prescription is not None and not self.ctl.stop_mask & STOP_COMMAND:

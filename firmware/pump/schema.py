@@ -37,9 +37,19 @@ STEP_FIELDS = {
 }
 
 
+# What `bench` can inject (pump.bench). The order is the event log's code
+# for it (pump.events): append only.
+BENCH_FAULTS = ("clear", "pressure", "stall", "empty", "occlusion", "sensor_open", "sensor_stuck",
+                "sensor_out_of_range", "low_battery", "temperature", "clock", "storage", "low_reservoir",
+                "restart")
+# The faults that take a value -> the argument that carries it, named for its unit.
+BENCH_VALUE_UNITS = {"pressure": "mpsi", "low_battery": "mv", "temperature": "mc"}
+
+
 def _check_bench(args):
-    if (args["fault"] == "pressure") != (args["mpsi"] is not None):
-        raise CommandError(BAD_ARGS, "mpsi is required with fault pressure, and only with it")
+    for fault, name in BENCH_VALUE_UNITS.items():
+        if (args["fault"] == fault) != (args[name] is not None):
+            raise CommandError(BAD_ARGS, "%s is required with fault %s, and only with it" % (name, fault))
 
 
 def _check_settings(args):
@@ -97,8 +107,10 @@ COMMANDS = {
     }, _check_settings),
     "set_clock": (True, {"iso": (CLOCK, "clock_s", REQUIRED, None)}, None),
     "bench": (True, {
-        "fault": (CHOICE, "fault", REQUIRED, ("pressure", "stall", "empty", "clear")),
+        "fault": (CHOICE, "fault", REQUIRED, BENCH_FAULTS),
         "mpsi": (WHOLE, "mpsi", None, (0, 30000)),  # the transducer's 0-30 psi
+        "mv": (WHOLE, "mv", None, (0, 6000)),       # VSYS: USB is 5 V
+        "mc": (WHOLE, "mc", None, (-40000, 85000)),  # the RP2040's rated range
     }, _check_bench),
     "selftest": (True, {}, None),
 }
