@@ -113,7 +113,7 @@ BOARD_COLUMNS = (
     ("test", lambda r: r["test"]), ("kind", lambda r: r["kind"]), ("expected", lambda r: r["expected"]),
     ("priority", lambda r: r["priority"] or "-"), ("injected by", lambda r: r["injected_by"] or "-"),
     ("alarm after s", lambda r: _s(r["alarm_after_s"], 3)), ("+/- s", lambda r: _s(r["resolution_s"], 3)),
-    ("timed by", lambda r: r["timed_by"] or "-"), ("pushed uL", lambda r: _s(r["pushed_ul"])),
+    ("timed by", lambda r: r["timed_by"] or "-"), ("pushed uL", lambda r: _s(r["pushed_ul"], 1)),
     ("pulses", lambda r: _s(r["burst_pulses"])), ("stops", lambda r: _yes(r["delivery_stopped"])),
     ("raised", _raised), ("result", lambda r: r["result"]),
 )

@@ -113,7 +113,7 @@ class BoardBench:
         row["injected_by"] = "rig %s line" % FAULT_LINES[name][0] if by_rig else _described(command, args)
         self.progress("%s: injecting by %s, waiting up to %g s" % (name, row["injected_by"], self.alarm_timeout_s))
         try:
-            found = self._time(test, row, by_rig, status["remaining_ml"])
+            found = self._time(test, row, by_rig)
         except PumpRefused as exc:
             if exc.code in SESSION_REFUSALS:
                 raise
@@ -129,7 +129,7 @@ class BoardBench:
         """(kind, raised) of the pump's alarm history, oldest first."""
         return [(e["kind"], e["raised"]) for e in self.link.request("alarms")[0]["history"]]
 
-    def _time(self, test, row, by_rig, remaining_ml):
+    def _time(self, test, row, by_rig):
         """Inject, time the alarm, read what the pump says about it."""
         name, kind, command, args = test
         want_tone, lamp, _flash, _pulses = SIGNALS[row["expected"]]
@@ -137,13 +137,15 @@ class BoardBench:
         if self.rig is not None:
             roles = [r for r in self.rig.watched(lamp) if r != "buzzer" or want_tone != "none"]
 
+        injected = {}
+
         def inject():
             if by_rig:
                 self.rig.inject(name)
             elif name == "restart":
                 self._send_reset()
             else:
-                self.link.request(command, args)
+                injected.update(self.link.request(command, args)[0])
 
         found = []
         if roles:
@@ -166,10 +168,10 @@ class BoardBench:
             row["priority"] = episodes[-1]["priority"]
         status = self._ask("status")
         row["delivery_stopped"] = not status["delivering"]
-        if kind == "occlusion":
+        if "remaining_nl" in injected:
             # what the pump pushed into the blocked line by the time it stopped,
-            # by its own count (to the uL; steps queued before the injection are not in it)
-            row["pushed_ul"] = round((remaining_ml - status["remaining_ml"]) * 1000)
+            # by its own count from the injection (+-0.5 uL: status gives mL to the uL)
+            row["pushed_ul"] = round(injected["remaining_nl"] / 1000 - status["remaining_ml"] * 1000, 1)
         if row["priority"] is None:
             return ["not raised within %g s" % self.alarm_timeout_s]
         return found + problems(row["expected"], row["priority"], pulses=row["burst_pulses"])

@@ -41,11 +41,18 @@ class BenchFaults:
         self._undo(now_s)
         ctl.record(now_s, events.BENCH_FAULT, BENCH_FAULTS.index(fault), value or 0)
         self.active = fault
+        reply = {"injected": fault}
         if fault == "low_reservoir":
             ctl.reservoir.low_threshold_steps = ctl.reservoir.remaining_steps()
         elif fault != CLEAR:
+            if fault == "occlusion" and ctl.delivering:
+                # Steps queued before count as used already: take them back (they
+                # are queued again at once, the dose unchanged), so the estimate
+                # now is where the volume pushed into the blocked line starts.
+                ctl.restart_schedule()
+                reply["remaining_nl"] = ctl.reservoir.remaining_nl()
             ctl.board.inject(fault, value)
-        return {"injected": fault}
+        return reply
 
     def _undo(self, now_s):
         ctl, fault = self.ctl, self.active
