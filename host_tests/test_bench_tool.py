@@ -322,8 +322,8 @@ def test_board_session_against_the_firmware_on_a_micropython_stand_in(tmp_path, 
 def test_wiring_comes_from_role_pin_pairs_or_a_json_file(tmp_path):
     assert benchrig.parse_wiring("diag=D4, buzzer=C1") == {"diag": "D4", "buzzer": "C1"}
     path = tmp_path / "rig.json"
-    path.write_text('{"end_of_travel": "C0", "red": "C2"}')
-    assert benchrig.parse_wiring(str(path)) == {"end_of_travel": "C0", "red": "C2"}
+    path.write_text('{"pressure": "C0", "red": "C2"}')
+    assert benchrig.parse_wiring(str(path)) == {"pressure": "C0", "red": "C2"}
 
 
 @pytest.mark.parametrize("text, message", [("stall=D4", "unknown rig role stall"), ("diag", "expected ROLE=PIN")])
@@ -342,14 +342,14 @@ def rig(**roles):
 
 
 def test_fault_lines_idle_as_inputs_and_drive_their_fault_level_when_injected():
-    bench_rig = rig(diag="Dx_OUTPUT", end_of_travel="Dx_OUTPUT")
+    bench_rig = rig(diag="Dx_OUTPUT", pressure="Dx_OUTPUT")
     assert all(line.direction == digitalio.Direction.INPUT for line in bench_rig.lines.values())
     bench_rig.inject("motor_stall")
-    bench_rig.inject("empty_reservoir")
-    diag, end = bench_rig.lines["diag"], bench_rig.lines["end_of_travel"]
-    assert diag.direction == end.direction == digitalio.Direction.OUTPUT
+    bench_rig.inject("sensor_open")
+    diag, pressure = bench_rig.lines["diag"], bench_rig.lines["pressure"]
+    assert diag.direction == pressure.direction == digitalio.Direction.OUTPUT
     # the test board cannot read an output back; its pin keeps what was written
-    assert (diag._pin.current_value, end._pin.current_value) == (1, 0)
+    assert (diag._pin.current_value, pressure._pin.current_value) == (1, 0)
     bench_rig.release("motor_stall")
     assert diag.direction == digitalio.Direction.INPUT
     bench_rig.close()
@@ -358,7 +358,7 @@ def test_fault_lines_idle_as_inputs_and_drive_their_fault_level_when_injected():
 def test_a_rig_injects_only_the_faults_it_is_wired_for():
     bench_rig = rig(diag="Dx_OUTPUT", buzzer="Dx_INPUT_FALSE")
     assert bench_rig.can_inject("motor_stall")
-    assert not bench_rig.can_inject("empty_reservoir") and not bench_rig.can_inject("occlusion")
+    assert not bench_rig.can_inject("sensor_open") and not bench_rig.can_inject("empty_reservoir")
     bench_rig.close()
 
 

@@ -55,11 +55,11 @@ def test_the_motor_goes_back_where_it_started_with_enable_released(rig):
     assert board.stepper.emitted == 0 and rig.hw.pin(EN).value() == 1
 
 
-def test_the_motor_goes_away_from_a_closed_home_switch_first(rig):
-    rig.hw.drive(HOME, 0)
+def test_the_motor_goes_away_from_the_home_switch_first(rig):
+    rig.hw.drive(HOME, 1)  # the plunger is home: the switch's contact is open
     _board, results = run(rig)
     assert results["motor forward"][0] == "pass"
-    assert results["motor reverse"][0] == "fail"   # back onto the closed switch: refused
+    assert results["motor reverse"][0] == "fail"   # back onto the reached switch: refused
 
 
 def test_without_the_bench_jumper_the_motor_never_moves(rig):

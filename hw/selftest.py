@@ -8,7 +8,7 @@ detail says what to listen for or look at, and the engineer judges.
 The motor moves only with the BENCH-ENABLE jumper fitted and nothing queued:
 stepping the plunger pushes (or draws back) whatever is in the line, which
 must never happen to a patient. It goes a few steps one way and the same
-number back, so the plunger ends where it started; away from a closed limit
+number back, so the plunger ends where it started; away from a reached limit
 switch first.
 """
 from array import array
@@ -64,7 +64,7 @@ def _spin(board, forward):
     stepper.stalled()  # clear an old latch
     before = stepper.emitted
     if not stepper.pulse(offsets_ms, MOTOR_STEPS, forward):
-        return item, "fail", "refused: the limit switch that way is closed"
+        return item, "fail", "refused: the plunger is at the limit switch that way"
     _wait(board, MOTOR_STEPS * STEP_SPACING_MS + 500, lambda: not stepper.pending())
     moved = stepper.emitted - before
     expected = MOTOR_STEPS if forward else -MOTOR_STEPS
@@ -86,7 +86,7 @@ def _sensors(board, results):
     results.append(_pressure_noise(board))
     end, home = board.end_of_travel(), board.at_home()
     results.append(("limit switches", "fail" if end and home else "pass",
-                    "end of travel %s, home %s" % (_closed(end), _closed(home))))
+                    "end of travel %s, home %s" % (_reached(end), _reached(home))))
     results.append(_in_range("supply", board.supply_mv(), SUPPLY_MV_RANGE, "mV"))
     results.append(_in_range("temperature", board.temperature_mc(), TEMPERATURE_MC_RANGE, "mdegC"))
     day, ms = board.clock.now()
@@ -125,8 +125,8 @@ def _in_range(item, value, limits, unit):
     return item, status, "%d %s (expected %d..%d)" % (value, unit, low, high)
 
 
-def _closed(active):
-    return "closed" if active else "open"
+def _reached(active):
+    return "reached (or its wire is open)" if active else "clear"
 
 
 def _wait(board, ms, done=None):

@@ -47,8 +47,6 @@ NOT_INJECTED_YET = {
     "missed_delivery": "cut the board's power for over an hour while it delivers",
     "crash_loop": "firmware that crashes three times in 30 minutes",
 }
-# The stop a rig-injected empty reservoir leaves: the pump saw a real switch.
-NEEDS_A_PERSON = {"empty_reservoir": "record a refill to resume"}
 # Refusals after which no other test can be tried either.
 SESSION_REFUSALS = ("bad_mac", "locked", "not_provisioned", "replay")
 # A restart takes the board's USB (or the pty board's firmware) away for a while.
@@ -224,12 +222,10 @@ class BoardBench:
         deadline = time.monotonic() + self.settle_s
         while True:
             stopped_for = self._ask("status")["stopped_for"]
-            waiting = [reason for reason in stopped_for if reason not in NEEDS_A_PERSON or not by_rig]
-            if not waiting:
-                return "; ".join("delivery stays stopped for %s: %s" % (reason, NEEDS_A_PERSON[reason])
-                                 for reason in stopped_for) or None
+            if not stopped_for:
+                return None
             if time.monotonic() >= deadline:
-                return "delivery still stopped for %s after %g s" % (", ".join(waiting), self.settle_s)
+                return "delivery still stopped for %s after %g s" % (", ".join(stopped_for), self.settle_s)
             self._ask("resume")
             self._ask("ack")
             time.sleep(self.poll_s)

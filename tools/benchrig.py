@@ -5,13 +5,15 @@ Blinka; its GPIO are wired to the reference board (README, "The reference board"
 
     role            board pin         what the rig does
     diag            GP5  (DIAG)       drives it high: the TMC2209 flags a stall
-    end_of_travel   GP6  (END)        drives it low: the switch closes, reservoir empty
     pressure        GP26 (ADC0)       drives it low: 0 V is a broken transducer wire
     buzzer          GP15 (BUZZER)     watched (input)
     red, yellow     GP16, GP17        watched (input)
 
 Fault lines stay inputs (high impedance) until a fault is injected, so a
 connected rig does not disturb the board, and go back to inputs on release.
+The end-of-travel switch is normally closed (docs/HARDWARE.md): a rig line
+cannot open a closed contact, so the empty reservoir is injected with
+`bench empty`, or by hand by pulling the switch's connector.
 All grounds common; 3.3 V logic on both sides.
 
 Timing is a plain polling loop on time.monotonic_ns(): a change on a line is
@@ -33,7 +35,6 @@ import time
 # bench test (tools/benchboard.py) -> (fault line, level that injects it)
 FAULT_LINES = {
     "motor_stall": ("diag", True),
-    "empty_reservoir": ("end_of_travel", False),
     "sensor_open": ("pressure", False),
 }
 WATCH_ROLES = ("buzzer", "red", "yellow")

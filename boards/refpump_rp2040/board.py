@@ -201,8 +201,8 @@ def build():
                       Pin(pins.ENABLE, Pin.OUT, value=1), Pin(pins.DIAG, Pin.IN, Pin.PULL_DOWN),
                       forward_dir_level=config.FORWARD_DIR_LEVEL, capacity=config.STEP_QUEUE,
                       forward_limit=end_switch, reverse_limit=home_switch)
-    end_switch.on_close(lambda: stepper.halt_toward(True))
-    home_switch.on_close(lambda: stepper.halt_toward(False))
+    end_switch.on_reached(lambda: stepper.halt_toward(True))
+    home_switch.on_reached(lambda: stepper.halt_toward(False))
 
     pressure = PressureSensor(ADC(Pin(pins.PRESSURE)), cal["pressure_zero_u16"],
                               cal["pressure_span_u16"], config.PRESSURE_FULL_SCALE_MPSI)
