@@ -126,8 +126,7 @@ def test_an_unknown_kind_is_a_usage_error():
 class SimulatedPump:
     """The pump firmware on the simulated board, programmed as in the alarm
     scenarios and delivering 25 mcg/h; each line it is sent lets step_ms of
-    simulated time pass first, so a polling host sees the pump move on. A
-    bench `restart` resets it after its reply, as the board does."""
+    simulated time pass first, so a polling host sees the pump move on."""
 
     def __init__(self, step_ms=10_000):
         with open(os.path.join(bench.ALARM_DIR, "motor_stall.json")) as f:
@@ -138,12 +137,7 @@ class SimulatedPump:
 
     def handle_line(self, line, _now_s):
         self.run.advance_to(self.run.time.t_ms + self.step_ms)
-        reply = self.run.line(line)
-        board = self.run.board
-        if board.reset_requested:  # the board's RAM goes, its faults with it; flash stays
-            board.inject("clear")
-            self.run._power_cut(0)
-        return reply
+        return self.run.line(line)
 
 
 @pytest.fixture
