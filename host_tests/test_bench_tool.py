@@ -60,7 +60,7 @@ def test_the_bench_plan_covers_every_alarm_kind_once():
 
 def test_every_alarm_kind_the_pump_has_a_bench_test_that_injects_it():
     from pump.alarms import KIND_NAMES
-    from pump.schema import BENCH_FAULTS
+    from pump.benchfaults import BENCH_FAULTS
     assert benchboard.kinds_without_a_test() == []
     assert {kind for _name, kind, _command, _args in benchboard.TESTS} == set(KIND_NAMES)
     for _name, _kind, command, args in benchboard.TESTS:

@@ -25,7 +25,7 @@ import serial
 
 from pumplink import CounterFile, LinkError, NoAnswer, PumpLink, PumpRefused, needs_mac, read_key_file
 
-from pump.schema import BENCH_FAULTS  # noqa: E402 (pumplink put the firmware on sys.path)
+from pump.benchfaults import BENCH_FAULTS  # noqa: E402 (pumplink put the firmware on sys.path)
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NO_ANSWER, EXIT_LINK = 0, 1, 2, 3, 4
 

@@ -23,7 +23,7 @@ record saves again. A real empty reservoir or flash failure still needs its
 own remedy (a refill, a new prescription).
 """
 from pump import alarms, events
-from pump.schema import BENCH_FAULTS
+from pump.benchfaults import BENCH_FAULTS
 from pump.stops import STOP_EMPTY, STOP_STORAGE
 
 CLEAR = "clear"
@@ -35,8 +35,8 @@ class BenchFaults:
         self.active = CLEAR
 
     def inject(self, fault, value, now_s):
-        """Undo the active fault, then inject `fault` (schema.BENCH_FAULTS)
-        with its value (schema.BENCH_VALUE_UNITS) or None."""
+        """Undo the active fault, then inject `fault` (benchfaults.BENCH_FAULTS)
+        with its value (benchfaults.BENCH_VALUE_UNITS) or None."""
         ctl = self.ctl
         self._undo(now_s)
         ctl.record(now_s, events.BENCH_FAULT, BENCH_FAULTS.index(fault), value or 0)

@@ -8,10 +8,10 @@ meets the same rules. A refusal raises CommandError listing every rule
 broken; nothing changes on a refusal.
 """
 from pump import alarms, clinical, druglib, events, titration
-from pump.bench import BenchFaults
 from pump.prescription import Prescription
 from pump.protocol import Protocol
-from pump.schema import BENCH_VALUE_UNITS, CommandError, needs_mac
+from pump.benchfaults import BENCH_VALUE_UNITS
+from pump.schema import CommandError, needs_mac
 from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, clock_s_to_iso, ms_to_hhmm
 
@@ -67,7 +67,7 @@ class Commands:
         self.protocol = Protocol(self, key, _CounterStore(ctl), ctl.board.bench_enabled,
                                  self._on_protocol_event)
         self.refilled_s = None
-        self.bench = BenchFaults(ctl)
+        self.bench = None  # pump.bench, loaded by the first `bench` command only
 
     def handle_line(self, line, now_s, truncated=False):
         return self.protocol.handle_line(line, now_s, truncated)
@@ -289,6 +289,9 @@ class Commands:
         return {}
 
     def _bench(self, args, now_s):
+        if self.bench is None:  # only a board booted with the bench jumper ever gets here
+            from pump.bench import BenchFaults
+            self.bench = BenchFaults(self.ctl)
         fault = args["fault"]
         unit = BENCH_VALUE_UNITS.get(fault)
         return self.bench.inject(fault, args[unit] if unit else None, now_s)

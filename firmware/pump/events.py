@@ -11,7 +11,7 @@ import struct
 
 from pump import alarms
 from pump.compat import const
-from pump.schema import BENCH_FAULTS, BENCH_VALUE_UNITS
+from pump.benchfaults import BENCH_FAULTS, BENCH_VALUE_UNITS
 from pump.stops import reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, clock_s_to_iso
 

@@ -8,6 +8,7 @@ the protocol trusts what it gets, and a reader sees every argument in one
 place. The limits are what the pump can represent and the mechanism can do,
 not clinical limits: those belong to the drug library.
 """
+from pump.benchfaults import BENCH_FAULTS, BENCH_VALUE_UNITS
 from pump.units import NG_PER_MCG, NL_PER_ML, hhmm_to_ms, iso_to_clock_s, mcg_to_ng, ml_to_nl, to_int_units
 
 BAD_ARGS = "bad_args"
@@ -35,15 +36,6 @@ STEP_FIELDS = {
     # 1 mL/h (the monograph's ceiling) of the strongest standard concentration
     "mcg_per_h": (MCG, "ng_per_h", REQUIRED, (0, 2000 * NG_PER_MCG)),
 }
-
-
-# What `bench` can inject (pump.bench). The order is the event log's code
-# for it (pump.events): append only.
-BENCH_FAULTS = ("clear", "pressure", "stall", "empty", "occlusion", "sensor_open", "sensor_stuck",
-                "sensor_out_of_range", "low_battery", "temperature", "clock", "storage", "low_reservoir",
-                "restart")
-# The faults that take a value -> the argument that carries it, named for its unit.
-BENCH_VALUE_UNITS = {"pressure": "mpsi", "low_battery": "mv", "temperature": "mc"}
 
 
 def _check_bench(args):
