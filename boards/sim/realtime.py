@@ -10,6 +10,7 @@ loop reads the clock or sleeps.
 """
 import binascii
 import json
+import os
 import select
 import sys
 import time
@@ -20,6 +21,7 @@ from hw.sim.devices import SimClock, SimStepper
 from hw.usb_serial import LineChannel
 
 CONFIG_PATH = "sim.json"
+CLOCK_PATH = "clock.json"  # the pump's time at its last reset, for the boot after it
 KEY_PATH = "device.key"
 UNIX_EPOCH_TO_2000_S = 946_684_800
 
@@ -51,8 +53,9 @@ class RealTimeStepper(SimStepper):
 class RealTimeSimBoard(SimBoard):
     def __init__(self, speed=1, seed=1, fill_ml=20, bench=True):
         since_2000_s = int(time.time()) - UNIX_EPOCH_TO_2000_S
-        SimBoard.__init__(self, since_2000_s // 86_400, since_2000_s % 86_400 * 1000, seed,
-                          int(fill_ml * 1_000_000), flash=FlashFS("data"), bench_enabled=bench)
+        day, ms = _clock_at_reset() or (since_2000_s // 86_400, since_2000_s % 86_400 * 1000)
+        SimBoard.__init__(self, day, ms, seed, int(fill_ml * 1_000_000), flash=FlashFS("data"),
+                          bench_enabled=bench)
         self.speed = speed
         self.started = time.ticks_ms()
         self.clock = RealTimeClock(self)
@@ -82,9 +85,25 @@ class RealTimeSimBoard(SimBoard):
         from hw import selftest  # real time passes here, so the real self-test runs
         return selftest.run(self, alarm_patterns)
 
-    @staticmethod
-    def reset():
-        sys.exit(70)  # the unix port has no reset: end, and let whoever started it restart it
+    def reset(self):
+        """The unix port has no reset: end, and let whoever started it start
+        it again. The pump's clock goes on from here at the next boot, as a
+        board's DS3231 would, at any --speed: from the host's clock it would
+        jump back by what the speed had put ahead."""
+        with open(CLOCK_PATH, "w") as f:
+            json.dump(list(self.time.day_ms()), f)
+        sys.exit(70)
+
+
+def _clock_at_reset():
+    """(day, ms) the pump's clock read at the reset before this boot, once."""
+    try:
+        with open(CLOCK_PATH) as f:
+            day, ms = json.load(f)
+    except OSError:
+        return None
+    os.remove(CLOCK_PATH)
+    return day, ms
 
 
 def _read_key(path):
