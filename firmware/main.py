@@ -58,6 +58,10 @@ SERVICE_LAMP = (alarms.LAMP_GREEN, 100, 900)
 SERVICE_TONE_MS = (80, 120, 80, 9720)
 SERVICE_MARK = "service"  # in the pump's folder while the board is in service mode
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for pyright: MicroPython has no typing module (annotations are strings)
+    from typing import NoReturn
+
 
 def start(hardware):
     """The controller restored from flash, with the start-up faults the
@@ -161,7 +165,7 @@ def clock_s(hardware):
     return day * S_PER_DAY + ms // 1000
 
 
-def fail_safe(hardware, until=None):
+def fail_safe(hardware, until=None) -> "NoReturn":
     """The pump could not start (its state could not even be restored):
     sound the high-priority alarm and stay here, not delivering, feeding the
     watchdog so that a reset does not turn this into a silent boot loop.

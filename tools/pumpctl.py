@@ -26,6 +26,8 @@ import serial
 
 from pumplink import CounterFile, LinkError, NoAnswer, PumpLink, PumpRefused, needs_mac, read_key_file
 
+from pump.benchfaults import BENCH_FAULTS  # noqa: E402 (pumplink put the firmware on sys.path)
+
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NO_ANSWER, EXIT_LINK = 0, 1, 2, 3, 4
 
 READ_ONLY = (
@@ -162,10 +164,12 @@ def build_parser():
     sub.add_argument("--hours", type=int, help="csf_curve: how far ahead")
     sub.add_argument("--effects", nargs="+", type=step, metavar="HH:MM=MCG_PER_H",
                      help="flex_preview: the rate wanted from each time of effect")
-    sub = command("bench", "inject a fault (bench-enable jumper only)", "bench",
-                  lambda a: present(fault=a.fault, mpsi=a.mpsi))
-    sub.add_argument("fault", choices=("pressure", "stall", "empty", "clear"))
+    sub = command("bench", "inject a fault for a bench test (bench-enable jumper only; `clear` undoes it)",
+                  "bench", lambda a: present(fault=a.fault, mpsi=a.mpsi, mv=a.mv, mc=a.mc))
+    sub.add_argument("fault", choices=BENCH_FAULTS)
     sub.add_argument("--mpsi", type=int, help="line pressure in mpsi, for the pressure fault")
+    sub.add_argument("--mv", type=int, help="VSYS in mV, for the low_battery fault")
+    sub.add_argument("--mc", type=int, help="board temperature in milli-degC, for the temperature fault")
     return parser
 
 

@@ -9,6 +9,9 @@ host tools read too, where there is no `machine` module.
 package so that the simulated board, which has no USB stack, can follow the
 same calls (boards/sim/console.py).
 """
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for pyright: MicroPython has no typing module (annotations are strings)
+    from typing import NoReturn
 
 
 def kbd_intr(char):
@@ -21,6 +24,7 @@ def build():
     return build_board()
 
 
-def panic():
+def panic() -> "NoReturn":
     from .board import panic as board_panic
     board_panic()
+    raise SystemExit  # not reached: board_panic() never returns

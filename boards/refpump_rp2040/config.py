@@ -18,6 +18,7 @@ STEP_QUEUE = 128                # pulses one Stepper.pulse() call may queue at m
 FORWARD_DIR_LEVEL = 1           # DIR level that drives the plunger into the reservoir
 PRESSURE_FULL_SCALE_MPSI = 30_000
 SLEEP_SLICE_MS = 20             # how often a sleep looks for an ACK press or serial input
+BENCH_LINE_MPSI_PER_UL = 1_000  # bench `occlusion`: a blocked reference catheter, 1 psi per uL pushed
 # lightsleep stops PIO, PWM and the USB stack's service for its duration: off
 # for the USB-powered bench board, where it would only delay commands.
 USE_LIGHTSLEEP = False

@@ -12,8 +12,9 @@ ENABLE = const(4)          # active low
 DIAG = const(5)            # high on stall or driver error
 STEPPER_STATE_MACHINE = const(0)   # PIO0, state machine 0
 
-END_OF_TRAVEL = const(6)   # closed: plunger at the end, reservoir empty
-HOME = const(7)            # closed: plunger fully retracted
+# Limit microswitches, normally closed to ground: open (or a broken wire) reads 1.
+END_OF_TRAVEL = const(6)   # open: plunger at the end, reservoir empty
+HOME = const(7)            # open: plunger fully retracted
 
 I2C_BUS = const(0)         # DS3231 real-time clock
 I2C_SDA = const(8)

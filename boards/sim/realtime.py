@@ -100,7 +100,10 @@ class RealTimeSimBoard(SimBoard):
                        "reservoir_steps": self.mechanism.reservoir_steps}, f)
 
     def sleep_until(self, ms_from_now):
-        """Sleep in real time, waking early for a line on stdin."""
+        """Sleep in real time, waking early for a line on stdin. A bench
+        `restart` resets here, after its reply went out."""
+        if self.reset_requested:
+            self.reset()
         if ms_from_now > 0:
             self._stdin.poll(max(1, ms_from_now // self.speed))
         self.catch_up()

@@ -242,7 +242,8 @@ class AlarmManager:
 
     def __init__(self, on_event=None):
         self._on_event = on_event or _ignore_event
-        self._open = [None] * KIND_COUNT   # the annunciating episode per kind
+        # the annunciating episode per kind, or None (typed so for pyright)
+        self._open = [None] * KIND_COUNT  # type: list[Episode | None]
         self._pause_until_s = None         # end of the audio pause, if one runs
         self._remind_until_s = None        # end of the reminder burst, if one plays
         self._remind_priority = NO_ALARM

@@ -11,6 +11,7 @@ from pump import alarms, clinical, druglib, events, titration
 from pump.delivery import bolus_min_ms
 from pump.prescription import Prescription
 from pump.protocol import Protocol
+from pump.benchfaults import BENCH_VALUE_UNITS
 from pump.schema import CommandError, needs_mac
 from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, clock_s_to_iso, ms_to_hhmm
@@ -18,7 +19,7 @@ from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, clock_s_to_iso, ms_to_h
 FIRMWARE_VERSION = "0.1.0"
 REFILL_VISIT_S = 24 * 3600  # a refill-visit change must follow a refill within a day (steady clock)
 # What the protocol reports (pump.protocol on_event) -> (log code, detail field for a).
-# bench_fault is logged by _bench itself, with what was forced; a failed counter
+# bench_fault is logged by pump.bench itself, with what was forced; a failed counter
 # store is the storage fault the controller raises anyway.
 PROTOCOL_EVENTS = {"bad_mac": (events.AUTH_FAILED, "failures"), "replay": (events.REPLAY, "ctr"),
                    "programming_locked": (events.LOCKED_OUT, None), "bench_refused": (events.BENCH_REFUSED, None),
@@ -88,6 +89,7 @@ class Commands:
         self.protocol = Protocol(self, key, _CounterStore(ctl), ctl.board.bench_enabled,
                                  self._on_protocol_event)
         self.refilled_s = None
+        self.bench = None  # pump.bench, loaded by the first `bench` command only
 
     def handle_line(self, line, now_s, truncated=False):
         return self.protocol.handle_line(line, now_s, truncated)
@@ -365,9 +367,12 @@ class Commands:
         return {}
 
     def _bench(self, args, now_s):
-        self.ctl.board.inject(args["fault"], args["mpsi"])
-        self.ctl.record(now_s, events.BENCH_FAULT, events.BENCH_FAULTS.index(args["fault"]), args["mpsi"] or 0)
-        return {"injected": args["fault"]}
+        if self.bench is None:  # only a board booted with the bench jumper ever gets here
+            from pump.bench import BenchFaults
+            self.bench = BenchFaults(self.ctl)
+        fault = args["fault"]
+        unit = BENCH_VALUE_UNITS.get(fault)
+        return self.bench.inject(fault, args[unit] if unit else None, now_s)
 
     def _selftest(self, args, now_s):
         if (self.ctl.prescription is not None or self.ctl.bolus_end is not None) and not self.ctl.stop_mask & STOP_COMMAND:

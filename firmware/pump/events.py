@@ -11,6 +11,7 @@ import struct
 
 from pump import alarms
 from pump.compat import const
+from pump.benchfaults import BENCH_FAULTS, BENCH_VALUE_UNITS
 from pump.stops import reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, clock_s_to_iso
 
@@ -29,7 +30,7 @@ SETTINGS = const(12)        # a: low reservoir nL, b: low reservoir days
 STORAGE_FALLBACK = const(13)
 AUTH_FAILED = const(14)     # a: bad MACs in a row
 LOCKED_OUT = const(15)      # a: lockout s
-BENCH_FAULT = const(16)     # a: index in BENCH_FAULTS, b: mpsi forced
+BENCH_FAULT = const(16)     # a: index in BENCH_FAULTS, b: its value (BENCH_VALUE_UNITS)
 CATHETER_FLAG = const(17)   # a: new daily ng
 CLOCK_SET = const(18)       # a: old time_s, b: new time_s
 OVERRIDE = const(19)        # a: soft rules overridden, NOTE: the reason given
@@ -67,7 +68,6 @@ NAMES = {
 }
 
 BOOT_STATUS = ("empty", "ok", "fallback", "fault")
-BENCH_FAULTS = ("clear", "pressure", "stall", "empty")
 # The order is the log's code: append, never reorder.
 COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient",
                  "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
@@ -133,7 +133,8 @@ def describe(code, a, b):
     if code == RESTART:
         return "flash %s, %d uncertain steps counted as delivered" % (_named(BOOT_STATUS, a), b)
     if code == BENCH_FAULT:
-        return _named(BENCH_FAULTS, a) + (" %d mpsi" % b if b else "")
+        fault = _named(BENCH_FAULTS, a)
+        return fault + (" %d %s" % (b, BENCH_VALUE_UNITS[fault]) if fault in BENCH_VALUE_UNITS else "")
     if code == CATHETER_FLAG:
         return "escalation to %s/day: check the catheter" % _mcg(a)
     if code == CLOCK_SET:

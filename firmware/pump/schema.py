@@ -8,6 +8,7 @@ the protocol trusts what it gets, and a reader sees every argument in one
 place. The limits are what the pump can represent and the mechanism can do,
 not clinical limits: those belong to the drug library.
 """
+from pump.benchfaults import BENCH_FAULTS, BENCH_VALUE_UNITS
 from pump.units import NG_PER_MCG, NL_PER_ML, hhmm_to_ms, iso_to_clock_s, mcg_to_ng, ml_to_nl, to_int_units
 
 BAD_ARGS = "bad_args"
@@ -38,8 +39,9 @@ STEP_FIELDS = {
 
 
 def _check_bench(args):
-    if (args["fault"] == "pressure") != (args["mpsi"] is not None):
-        raise CommandError(BAD_ARGS, "mpsi is required with fault pressure, and only with it")
+    for fault, name in BENCH_VALUE_UNITS.items():
+        if (args["fault"] == fault) != (args[name] is not None):
+            raise CommandError(BAD_ARGS, "%s is required with fault %s, and only with it" % (name, fault))
 
 
 def _check_patient(args):
@@ -114,8 +116,10 @@ COMMANDS = {
     }, _check_settings),
     "set_clock": (True, {"iso": (CLOCK, "clock_s", REQUIRED, None)}, None),
     "bench": (True, {
-        "fault": (CHOICE, "fault", REQUIRED, ("pressure", "stall", "empty", "clear")),
+        "fault": (CHOICE, "fault", REQUIRED, BENCH_FAULTS),
         "mpsi": (WHOLE, "mpsi", None, (0, 30000)),  # the transducer's 0-30 psi
+        "mv": (WHOLE, "mv", None, (0, 6000)),       # VSYS: USB is 5 V
+        "mc": (WHOLE, "mc", None, (-40000, 85000)),  # the RP2040's rated range
     }, _check_bench),
     "selftest": (True, {}, None),
 }

@@ -406,8 +406,10 @@ stop | {"reason": "overdose suspected"} | {"reason": "overdose suspected"}
 settings | {"low_reservoir_ml": 2.0} | {"low_reservoir_nl": 2000000, "low_reservoir_days": null}
 settings | {"low_reservoir_ml": 0, "low_reservoir_days": 7} | {"low_reservoir_nl": 0, "low_reservoir_days": 7}
 set_clock | {"iso": "2026-03-02T08:00:00"} | {"clock_s": 825753600}
-bench | {"fault": "pressure", "mpsi": 25000} | {"fault": "pressure", "mpsi": 25000}
-bench | {"fault": "clear"} | {"fault": "clear", "mpsi": null}
+bench | {"fault": "pressure", "mpsi": 25000} | {"fault": "pressure", "mpsi": 25000, "mv": null, "mc": null}
+bench | {"fault": "low_battery", "mv": 3200} | {"fault": "low_battery", "mpsi": null, "mv": 3200, "mc": null}
+bench | {"fault": "temperature", "mc": -5000} | {"fault": "temperature", "mpsi": null, "mv": null, "mc": -5000}
+bench | {"fault": "clear"} | {"fault": "clear", "mpsi": null, "mv": null, "mc": null}
 resume | {} | {}
 """
 
@@ -495,6 +497,9 @@ set_clock | {"iso": "2026-03-02T08:00:00Z"}
 bench | {"fault": "fire"}
 bench | {"fault": "pressure"}
 bench | {"fault": "stall", "mpsi": 5}
+bench | {"fault": "low_battery"}
+bench | {"fault": "clock", "mv": 3200}
+bench | {"fault": "temperature", "mc": 90000}
 bench | {"fault": "pressure", "mpsi": 30001}
 bench | {"fault": ["stall"]}
 resume | {"now": true}
@@ -554,8 +559,8 @@ def test_bench_command_is_refused_without_the_jumper_and_logged():
 def test_bench_command_with_the_jumper_runs_and_is_logged():
     protocol, handler, _, events = make(bench=True)
     assert reply(protocol, signed(raw_body("bench", '{"fault": "stall"}', 1)))["ok"] is True
-    assert handler.calls[0][:2] == ("bench", {"fault": "stall", "mpsi": None})
-    assert events == [("bench_fault", NOW_S, {"fault": "stall", "mpsi": None})]
+    assert handler.calls[0][:2] == ("bench", {"fault": "stall", "mpsi": None, "mv": None, "mc": None})
+    assert events == [("bench_fault", NOW_S, {"fault": "stall", "mpsi": None, "mv": None, "mc": None})]
 
 
 # --- the handler's side ---------------------------------------------------------

@@ -103,6 +103,9 @@ class Run:
         (a bolus, a stop) is scheduled and annunciated at once."""
         self._advance()
         reply = self.guarded(lambda: self.commands.handle_line(line, self.ctl.now_s()))
+        if self.board.reset_requested:  # a bench `restart`: the board resets once its reply is out
+            self.board.inject("clear")  # its RAM goes, the injected faults with it
+            self._power_cut(0)
         self._advance()  # the command may have changed what is due next
         return reply
 
