@@ -70,6 +70,7 @@ FLOOR_STEPS_PER_H = 1         # the mechanism's resolution
 TITRATION_PCT = {"spinal": (10, 30), "cerebral": (5, 15)}
 REFILL_INCREASE_PCT = {"spinal": 40, "cerebral": 20}
 DECREASE_PCT = (10, 20)
+TAPER_MIN_DAYS = 14           # a drug holiday's taper: 2 to 4 weeks
 DAY_RULE_MS = MS_PER_DAY
 LOW_WARNING_MIN_DAYS = 3
 MIN_WINDOW_MS = 10 * MS_PER_MIN
@@ -83,11 +84,15 @@ OCCLUSION_DETECTION_STEPS = 57  # the detector's stated worst case (pump/occlusi
 # check listed here is still made, and counted in `skipped`, but does not
 # fail the run. The list only shrinks: an invariant is never weakened.
 PENDING = {
-    "silent_stop": "defects 1-4 and the stall ACK (silent-stops)",
-    "reservoir": "defect 14: calibration tolerance (real-chip)",
-    "over_delivery": "a clock set forward by under 70 s is delivered as a catch-up burst (real-chip)",
-    "soft_limit": "defects 5, 7, 11, 12: history wiped by patient, taper size, 12-17 rules (drug-library)",
-    "day_rule": "defects 8, 10: 24 h rules on the wall clock, boluses after implant (drug-library)",
+    "silent_stop": "defects 1-4, reminders; an ACK clears a stall alarm before the motor turns (silent-stops)",
+    "reservoir": "defect 14: the calibration's tolerance (real-chip)",
+    "over_delivery": "a clock change during a bolus runs the bolus on; a clock set under 70 s ahead "
+                     "is caught up at once (real-chip)",
+    "soft_limit": "defects 5, 6, 7, 11, 12 (drug-library)",
+    "day_rule": "defects 5, 8, 10 (drug-library)",
+    "hard_limit.patient_change": "defect 6 (drug-library)",
+    "hard_limit.refill_flow": "defect 9 (drug-library)",
+    "hard_limit.restart": "defect 7: a restart needs a taper and the recorded starting dose (drug-library)",
 }
 
 
@@ -200,11 +205,20 @@ def soft_problems(dose, previous, kind, patient, concentration):
                 found.append("increase of %d%% outside the titration band" % (change // previous))
         elif kind == "refill" and change > REFILL_INCREASE_PCT[origin] * previous:
             found.append("refill-visit increase of %d%%" % (change // previous))
-    else:
+    elif kind in (None, "titration", "refill"):  # a taper has its own pace (taper_least_ng)
         low, high = DECREASE_PCT
         if not low * previous <= -change <= high * previous:
             found.append("decrease of %d%% outside %d..%d%%" % (-change // previous, low, high))
     return found
+
+
+def taper_least_ng(from_ng, origin, days_in):
+    """The lowest daily dose a drug-holiday taper may reach on its day
+    1 + days_in without a reason: an even fall from `from_ng` to the hard
+    minimum over the shortest taper (2 weeks), one step a day."""
+    floor = DAILY_NG[origin][0]
+    day = min(1 + days_in, TAPER_MIN_DAYS)
+    return floor + (from_ng - floor) * (TAPER_MIN_DAYS - day) // TAPER_MIN_DAYS
 
 
 # ---------------------------------------------------------------- watcher
@@ -233,12 +247,15 @@ class Watcher:
         # what the clinician set and the pump accepted
         self.rx = None            # steps in force
         self.dose = None          # their daily ng
+        self.reference = None     # the daily ng a change is measured from (None: a first program)
         self.patient = None
         self.concentration = 0    # what the pump was told is in the reservoir
         self.implant_t = None     # run ms of the implant
         self.increased_t = None
-        self.last_kind = None
-        self.bolus_times = []     # (run ms, ng)
+        self.bolus_times = []     # (run ms, ng, kind)
+        self.last_kind = None     # of the last accepted change
+        self.taper = None         # (run ms, daily ng) where the drug holiday's taper began
+        self.starting = None      # the post-implant starting dose on record (a restart's target)
         self.refill_t = None
         self.skipped = {}         # pending checks that would have failed: name -> count
 
@@ -425,16 +442,27 @@ class Watcher:
             self._broken(check, "%s accepted: %s" % (what, "; ".join(problems)))
 
     def _accepted_patient(self, args, answer):
-        patient = {"origin": args["origin"], "age_years": args["age_years"],
-                   "days_since_implant": args["days_since_implant"]}
+        """The history (implant, increases, boluses, the titration reference)
+        belongs to the patient: only an explicit new_patient resets it, and
+        the implant is the first one the clinician stated since."""
+        days = args.get("days_since_implant")
+        patient = {"origin": args["origin"], "age_years": args["age_years"], "days_since_implant": days}
         if rules_of(patient) is None:
             self._broken("hard_limit.age", "patient aged %d accepted" % patient["age_years"])
-        claim = self.t - patient["days_since_implant"] * MS_PER_DAY
-        if self.patient != patient:  # the history stays; a later implant claim binds
-            self.implant_t = claim if self.implant_t is None else max(self.implant_t, claim)
+        if args.get("new_patient"):
+            self.implant_t = self.increased_t = self.reference = self.starting = self.last_kind = None
+            self.bolus_times = []
+        if args.get("starting_mcg_per_day") is not None:
+            self.starting = int(round(args["starting_mcg_per_day"] * NG_PER_MCG))
+        if self.implant_t is None and days is not None:
+            self.implant_t = self.t - days * MS_PER_DAY
         self.patient = patient
         if self.rx is not None:
-            self._hard("hard_limit.patient_change", "patient %r with %d ng/day running" % (patient, self.dose))
+            what = "patient %r with %d ng/day running" % (patient, self.dose)
+            self._hard("hard_limit.patient_change", what)
+            soft = soft_problems(self.dose, None, None, patient, self.concentration)
+            if soft:
+                self._check_override(args.get("override"), "%s (%s)" % (what, "; ".join(soft)))
 
     def _accepted_set_prescription(self, args, answer):
         if self.patient is None:
@@ -442,9 +470,19 @@ class Watcher:
         steps = wire_steps(args["steps"])
         dose = daily_ng(steps)
         kind = args.get("kind")
-        previous, self.rx = self.dose, steps
+        previous, self.rx = self.reference, steps
         self._hard("hard_limit.prescription", "prescription of %d ng/day" % dose)
         soft = soft_problems(dose, previous, kind, self.patient, self.concentration)
+        if kind == "restart" and (self.last_kind != "taper" or self.starting is None or dose > self.starting):
+            self._broken("hard_limit.restart", "a restart to %d ng/day after a %s change (starting dose %s)" % (
+                dose, self.last_kind, self.starting))
+        if kind == "taper" and previous is not None and dose < previous:
+            if self.last_kind != "taper" or self.taper is None:
+                self.taper = (self.t, previous)
+            start, from_ng = self.taper
+            least = taper_least_ng(from_ng, rules_of(self.patient), (self.t - start) // MS_PER_DAY)
+            if dose < least:
+                soft.append("taper to %d ng/day, faster than 2 weeks (%d)" % (dose, least))
         if soft:
             self._check_override(args.get("override"), "prescription of %d ng/day (%s)" % (dose, "; ".join(soft)))
         if previous is not None and dose > previous:
@@ -456,7 +494,7 @@ class Watcher:
                 self._broken("day_rule.refill_visit", "a refill-visit change %s" % (
                     "without a refill" if self.refill_t is None else
                     "%s after the refill" % clock_text(self.t - self.refill_t)))
-        self.dose = dose
+        self.dose = self.reference = dose
         self.last_kind = kind
 
     def _accepted_refill(self, args, answer):
@@ -465,23 +503,36 @@ class Watcher:
         standard = conc in STANDARD_CONCENTRATIONS
         if not standard and not (dilution and DILUTION_RANGE[0] <= conc <= DILUTION_RANGE[1]):
             self._broken("hard_limit.concentration", "refill at %d mcg/mL accepted (dilution %s)" % (conc, dilution))
+        changed = conc != self.concentration
         self.concentration = conc
         self.refill_t = self.t
         if self.rx is not None:
-            self._hard("hard_limit.refill_flow", "refill to %d mcg/mL with %d ng/day running" % (conc, self.dose))
+            what = "refill to %d mcg/mL with %d ng/day running" % (conc, self.dose)
+            self._hard("hard_limit.refill_flow", what)
+            if changed and conc == SCREENING_CONCENTRATION:
+                self._check_override(args.get("override"), what + " (maintenance at the screening concentration)")
 
     def _accepted_bolus(self, args, answer):
+        """Screening boluses (before the implant) are a day apart; any other
+        bolus is an increase, and none comes in the first day after the
+        implant; every bolus counts in the day's hard maximum."""
         ng = int(round(args["mcg"] * NG_PER_MCG))
-        self._day_rule("day_rule.bolus_after_implant", self.implant_t, "a bolus after the implant")
-        if self.bolus_times:
-            self._day_rule("day_rule.bolus_after_bolus", self.bolus_times[-1][0], "a bolus after the last bolus")
+        kind = args.get("kind", "clinician")
+        if kind == "screening":
+            screening = [t for t, _ng, k in self.bolus_times if k == "screening"]
+            if screening:
+                self._day_rule("day_rule.bolus_after_bolus", screening[-1], "a screening bolus after the last")
+        else:
+            self._day_rule("day_rule.bolus_after_implant", self.implant_t, "a bolus after the implant")
         day_ago = self.t - MS_PER_DAY
-        recent = [ng_ for t, ng_ in self.bolus_times if t > day_ago]
-        total = (self.dose or 0) + ng + sum(recent)
+        total = (self.dose or 0) + ng
+        for t, given, _k in self.bolus_times:
+            if t > day_ago:
+                total += given
         origin = rules_of(self.patient)
         if origin is not None and total > DAILY_NG[origin][1]:
             self._broken("hard_limit.bolus_day", "a bolus of %d ng takes the day to %d ng" % (ng, total))
-        self.bolus_times.append((self.t, ng))
+        self.bolus_times.append((self.t, ng, kind))
         self.boluses_ng += ng
 
     def _accepted_settings(self, args, answer):

@@ -6,7 +6,7 @@ CPython and under the MicroPython unix port (tools/mptest.py runs this file
 there); every invariant of seqcheck is checked at every wake-up and event.
 A broken invariant prints the walk as a scenario file for tools/sim.py.
 """
-# micropython-heap: 640K
+# micropython-heap: 512K
 # (the simulated board, the pump and the checker's record of the last hour)
 import json
 
