@@ -23,8 +23,9 @@ Invariants (one name each, used in reports and docs/notes):
   is a blocked line the pump is still pushing into, until it has pushed the
   occlusion detector's stated bound into it (57 steps, 4.5 uL: no pressure
   detector can see a blockage before a volume has been pushed against it,
-  and at 3 steps/h that takes hours); a pump that has stopped pushing, or
-  has pushed more than that, is judged as written.
+  and at 3 steps/h that takes hours), counted afresh after each back-off
+  (the pump saw the block; resumed, its detector starts again); a pump that
+  has stopped pushing, or has pushed more than that, is judged as written.
 - `hard_limit`: no accepted program, patient, refill, bolus or setting puts
   the prescription in force outside the daily-dose range of the patient's
   origin and age, the flow ceiling or floor at the concentration in the
@@ -84,7 +85,7 @@ OCCLUSION_DETECTION_STEPS = 57  # the detector's stated worst case (pump/occlusi
 # check listed here is still made, and counted in `skipped`, but does not
 # fail the run. The list only shrinks: an invariant is never weakened.
 PENDING = {
-    "silent_stop": "defects 1-4, reminders; an ACK clears a stall alarm before the motor turns (silent-stops)",
+    "silent_stop": "an ACK clears a stall alarm before the motor is seen to turn (silent-stops)",
     "reservoir": "defect 14: the calibration's tolerance (real-chip)",
     "over_delivery": "a clock change during a bolus runs the bolus on; a clock set under 70 s ahead "
                      "is caught up at once (real-chip)",
@@ -238,7 +239,8 @@ class Watcher:
         self.boluses_ng = 0       # accepted, all time
         self.patient_steps = 0    # mechanism.to_patient_steps at self.t
         self.outages = []         # (run ms the power failed, run ms it came back)
-        self.blocked_from = None  # forward pulses emitted when the line was blocked
+        self.blocked_from = None  # forward pulses emitted when the line was blocked (or last backed off)
+        self.blocked_backward = 0
         self.samples = []         # (powered ms, prescribed, delivered, forward pulses), oldest first
         self.start = 0            # index of the newest sample at or before the window's start
         self.window = MIN_WINDOW_MS
@@ -394,17 +396,26 @@ class Watcher:
         self._broken("silent_stop", text)
 
     def _blocked_unseen(self, forward_at_start):
-        """A blocked line still pushed into, within the detector's bound."""
+        """A blocked line still pushed into, within the detector's bound for
+        this detection: counted from the block, or from the pump's last
+        back-off (the plunger drawn back: the mark of an occlusion seen,
+        after which the detector starts afresh if delivery resumes)."""
         if self.blocked_from is None:
             return False
-        forward = self.run.board.stepper.forward_emitted
+        stepper = self.run.board.stepper
+        forward = stepper.forward_emitted
+        backward = forward - stepper.emitted
+        if backward != self.blocked_backward:
+            self.blocked_from, self.blocked_backward = forward, backward
         return forward > forward_at_start and forward - self.blocked_from <= OCCLUSION_DETECTION_STEPS
 
     def line_blocked(self, blocked):
         if not blocked:
             self.blocked_from = None
         elif self.blocked_from is None:
-            self.blocked_from = self.run.board.stepper.forward_emitted
+            stepper = self.run.board.stepper
+            self.blocked_from = stepper.forward_emitted
+            self.blocked_backward = stepper.forward_emitted - stepper.emitted
 
     def _check_reservoir(self):
         run = self.run
@@ -449,6 +460,8 @@ class Watcher:
         patient = {"origin": args["origin"], "age_years": args["age_years"], "days_since_implant": days}
         if rules_of(patient) is None:
             self._broken("hard_limit.age", "patient aged %d accepted" % patient["age_years"])
+        rules_changed = self.patient is None or args.get("new_patient") or (
+            (self.patient["origin"], self.patient["age_years"]) != (patient["origin"], patient["age_years"]))
         if args.get("new_patient"):
             self.implant_t = self.increased_t = self.reference = self.starting = self.last_kind = None
             self.bolus_times = []
@@ -460,8 +473,8 @@ class Watcher:
         if self.rx is not None:
             what = "patient %r with %d ng/day running" % (patient, self.dose)
             self._hard("hard_limit.patient_change", what)
-            soft = soft_problems(self.dose, None, None, patient, self.concentration)
-            if soft:
+            soft = soft_problems(self.dose, None, None, patient, self.concentration) if rules_changed else []
+            if soft:  # the same patient's program keeps the reason it was given
                 self._check_override(args.get("override"), "%s (%s)" % (what, "; ".join(soft)))
 
     def _accepted_set_prescription(self, args, answer):
@@ -558,7 +571,7 @@ class Watcher:
         reply = run.commands.handle_line(b'{"cmd": "log", "args": {"n": 50}}', run.ctl.now_s())
         notes = []
         for entry in json.loads(reply)["entries"]:
-            if entry["event"] == "override":
+            if entry["event"].endswith("override"):  # override, patient_override, ...
                 notes.append(entry.get("note", "")[:40])
         return notes
 
