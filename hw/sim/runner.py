@@ -217,7 +217,9 @@ class Run:
 
     # ------------------------------------------------------------- events
     def _power_cut(self, off_ms):
-        self.board.stepper.cancel()  # the driver dies with the MCU
+        self.board.stepper.cancel()  # the driver dies with the MCU,
+        self.board.buzzer.stop()  # and so do the buzzer and the lamps
+        self.board.lamps.stop()
         self.checker.pause()  # not delivering while the power is off
         self.flash.restore_power()
         self.restarts += 1
@@ -322,7 +324,8 @@ class Run:
     def _annunciations(self):
         """What the buzzer and the lamps played, each time it changed."""
         buzzer = [[t_ms, _tone_name(tone)] for t_ms, tone in self.board.buzzer.played]
-        lamps = [[t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] for t_ms, lamp in self.board.lamps.played]
+        lamps = [[t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] if lamp else [t_ms, "off", 0, 0]
+                 for t_ms, lamp in self.board.lamps.played]
         return {"buzzer": buzzer, "lamps": lamps}
 
 
