@@ -12,9 +12,10 @@ Vocabulary (IEC 60601-1-8 words, used the same way here):
 - a *latching* alarm keeps annunciating after its condition is gone until an
   operator acknowledges it, so a transient hazard (an occlusion that cleared
   by itself, a restart at 3 a.m.) is never missed;
-- *acknowledge* (ACK button or command) turns the sound of every annunciating
-  alarm off for the rest of its episode; the lamp stays on while the condition
-  holds; a latched alarm whose condition is gone ends there;
+- *acknowledge* (ACK button or command) turns the continuous sound of every
+  annunciating alarm off (reminders and resounding aside, below); the lamp
+  stays on while the condition holds; a latched alarm whose condition is gone
+  ends there;
 - *silence* is an audio pause of at most AUDIO_PAUSE_S: the sound comes back
   while the alarm still annunciates. A newly raised audible alarm, or an
   escalation, ends the pause at once so a new hazard is never muted by an
