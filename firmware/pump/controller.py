@@ -209,9 +209,28 @@ class Controller:
 
     def _authorize(self, batch_steps):
         """Persist how far delivery may go before queueing past it."""
-        window = -(-self.seg_num * AUTH_WINDOW_MS // self.seg_den)
+        window = self.deliverable_steps(AUTH_WINDOW_MS)
         self.authorized_steps = self.reservoir.used_steps + max(batch_steps, window)
         return self.save()  # when False, delivery is stopped (storage_fault)
+
+    def deliverable_steps(self, window_ms):
+        """The most steps the schedule can emit in the next `window_ms`: the
+        step owed now, the rest of a bolus (never past its end) and the
+        basal rate of this segment over the whole window. What a power cut
+        in the window can cost the reservoir estimate (pump.state counts
+        the authorised steps as used), so it must not be the bolus rate
+        over ten minutes: a 36 s bolus would write off 1.7 mL."""
+        basal_num = self.seg_num
+        bolus = 0
+        if self.bolus_end is not None:
+            end_day, end_ms = self.bolus_end
+            left_ms = (end_day - self.day) * MS_PER_DAY + end_ms - self.ms
+            if left_ms > window_ms:
+                left_ms = window_ms
+            basal_num -= self.bolus_num
+            bolus = self.bolus_num * left_ms + self.bolus_lump if left_ms > 0 else self.bolus_lump
+        owed = self.seg_den + basal_num * window_ms + bolus  # + one whole step: the carry is below it
+        return -(-owed // self.seg_den)
 
     def start_bolus(self, bolus_ng):
         """Deliver `bolus_ng` on top of the basal rate at the mechanism's
