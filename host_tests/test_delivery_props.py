@@ -60,7 +60,7 @@ def test_commanded_steps_stay_within_one_step_of_the_ideal(run, steps_per_ml, st
     ctl = Controller(board, DAY0, start_ms)
     ctl.patient = {"origin": "spinal", "age_years": 40, "days_since_implant": 100}
     ctl.refill(20_000_000, concentration, ctl.now_s())
-    ctl.reservoir.fill_steps = 10 ** 9
+    ctl.reservoir.fill_steps = ctl.reservoir.fill_steps_max = 10 ** 9
     end = hours * 3_600_000
     change_at = int(end * change_fraction)
     rx1, rx2 = Prescription(first), Prescription(second)

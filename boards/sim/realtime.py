@@ -16,24 +16,25 @@ import time
 
 from boards.sim.board import SimBoard
 from hw.flashfs import FlashFS
-from hw.sim.devices import SimClock, SimStepper
+from hw.sim.devices import SimStepper
 from hw.usb_serial import LineChannel
+from hw.wallclock import WallClock
 
 CONFIG_PATH = "sim.json"
 KEY_PATH = "device.key"
 UNIX_EPOCH_TO_2000_S = 946_684_800
 
 
-class RealTimeClock(SimClock):
+class RealTimeClock(WallClock):
     """The wall clock; reading it brings the physics up to now."""
 
     def __init__(self, board):
-        SimClock.__init__(self, board.time)
         self.board = board
+        WallClock.__init__(self, board.rtc, board.ticks)
 
     def now(self):
         self.board.catch_up()
-        return SimClock.now(self)
+        return WallClock.now(self)
 
 
 class RealTimeStepper(SimStepper):
@@ -51,16 +52,25 @@ class RealTimeStepper(SimStepper):
 class RealTimeSimBoard(SimBoard):
     def __init__(self, speed=1, seed=1, fill_ml=20, bench=True):
         since_2000_s = int(time.time()) - UNIX_EPOCH_TO_2000_S
-        SimBoard.__init__(self, since_2000_s // 86_400, since_2000_s % 86_400 * 1000, seed,
-                          int(fill_ml * 1_000_000), flash=FlashFS("data"), bench_enabled=bench)
         self.speed = speed
         self.started = time.ticks_ms()
-        self.clock = RealTimeClock(self)
+        SimBoard.__init__(self, since_2000_s // 86_400, since_2000_s % 86_400 * 1000, seed,
+                          int(fill_ml * 1_000_000), flash=FlashFS("data"), bench_enabled=bench)
         self.stepper = RealTimeStepper(self)
+        self.stepper.clock, self.stepper.ticks = self.clock, self.ticks
         self.serial = LineChannel(sys.stdin.buffer, sys.stdout.buffer, select.poll(), select.POLLIN)
         self._stdin = select.poll()
         self._stdin.register(sys.stdin, select.POLLIN)
         self.device_key = _read_key(KEY_PATH)
+        self.board_wakes = 0
+
+    def make_clock(self):
+        return RealTimeClock(self)
+
+    def pass_time(self, ms):
+        """The firmware spends real time (the clock's edge search, a set)."""
+        time.sleep_ms(max(1, ms // self.speed))
+        self.catch_up()
 
     def catch_up(self):
         """Apply the pulses due by now to the physics."""
@@ -70,10 +80,19 @@ class RealTimeSimBoard(SimBoard):
         self.time.t_ms = now
 
     def sleep_until(self, ms_from_now):
-        """Sleep in real time, waking early for a line on stdin."""
-        if ms_from_now > 0:
-            self._stdin.poll(max(1, ms_from_now // self.speed))
-        self.catch_up()
+        """Sleep in real time as the reference board does: in slices the
+        watchdog allows, fed between them (a board wake-up without a
+        controller pass), waking early for a line on stdin."""
+        left = ms_from_now
+        while left > 0:
+            slice_ms = left if left < self.watchdog.max_sleep_ms else self.watchdog.max_sleep_ms
+            waiting = self._stdin.poll(max(1, slice_ms // self.speed))
+            self.catch_up()
+            self.board_wakes += 1
+            self.watchdog.feed()
+            if waiting:
+                return
+            left -= slice_ms
 
     def selftest(self, alarm_patterns):
         from hw import selftest  # real time passes here, so the real self-test runs

@@ -44,6 +44,13 @@ from pump.units import MS_PER_DAY, S_PER_DAY
 BATCH = const(8)
 MAX_WAKE_GAP_MS = const(60_000)
 AUTH_WINDOW_MS = const(600_000)
+# Steps more than EN_IDLE_MS apart are queued one at a time, EN_LEAD_MS
+# before they are due, so the queue empties between them and the driver
+# releases EN (hw.stepper): the TMC2209's coils then draw nothing, and the
+# lead screw does not back-drive. A queue that always held a minute of steps
+# kept EN asserted all day at a typical rate.
+EN_IDLE_MS = const(3_000)
+EN_LEAD_MS = const(20)
 LATE_WAKE_LIMIT_MS = const(10_000)  # past a minute and this, do not catch up: restart from now
 LOG_CAPACITY = const(512)
 # pump.alarms event -> event-log code
@@ -62,7 +69,8 @@ class Controller:
         self.log = EventLog(board.fs, "events", LOG_CAPACITY)
         self.alarms = AlarmManager(self._on_alarm_event)
         self.monitor = Monitor(self.steps_per_ml)
-        self.reservoir = Reservoir(board.calibration["capacity_nl"], self.steps_per_ml)
+        self.reservoir = Reservoir(board.calibration["capacity_nl"], self.steps_per_ml,
+                                   board.calibration_limits["steps_per_ml"])
         self.pacer = Pacer()
         self.offsets = array("I", [0] * BATCH)
         self.prescription = None
@@ -77,6 +85,7 @@ class Controller:
         self.bolus_num = 0
         self.bolus_lump = 0
         self.bolus_end = None  # (day, ms) where the bolus part of the rate ends
+        self.bolus_next = None  # a bolus planned, to begin at the next wake-up
         self.day = day
         self.ms = ms
         self.seg_day = day
@@ -84,6 +93,7 @@ class Controller:
         self.seg_num = 0
         self.seg_den = 1
         self.seg_carry = 0
+        self.window_steps = 0  # what AUTH_WINDOW_MS of this segment can deliver
         StateCodec.restore(self, day, ms)
         self._annunciate(self.now_s())  # at once: a boot that crashes before its first wake-up still sounds
 
@@ -109,8 +119,11 @@ class Controller:
             self.resume(self.monitor.resumable(self), now_s)
         self._update_stop_alarm(now_s)
         if self.delivering:
+            if self.bolus_next is not None:
+                self._begin_bolus()
             wake = self._queue_batch()
         else:
+            self.bolus_next = None
             wake = min(ms + MAX_WAKE_GAP_MS, MS_PER_DAY)
         self.alarms.tick(now_s)
         self._annunciate(now_s)
@@ -165,6 +178,7 @@ class Controller:
         self.seg_day, self.seg_start_ms = day, ms
         self.seg_num, self.seg_den, self.seg_carry = num, den, carry
         self.pacer.start(carry, num, den, end_ms - ms)
+        self.window_steps = self.deliverable_steps(AUTH_WINDOW_MS)
 
     def _roll_segment(self):
         """The current segment is over: begin the next one at its end."""
@@ -188,20 +202,27 @@ class Controller:
         if until > self.pacer.length_ms:
             until = self.pacer.length_ms
         capacity = BATCH
-        remaining = self.reservoir.remaining_steps()
+        remaining = self.reservoir.steps_left_max()
         if remaining < capacity:
             capacity = remaining if remaining > 0 else 0
-        n = self.pacer.fill(self.offsets, capacity, rel, until)
+        n = self.pacer.fill(self.offsets, capacity, rel, until, EN_IDLE_MS)
         if n:
             if self.reservoir.used_steps + n > self.authorized_steps:
                 if not self._authorize(n):
                     return min(self.ms + MAX_WAKE_GAP_MS, MS_PER_DAY)
             self.board.stepper.pulse(self.offsets, n, True)
             self.reservoir.use(n)
+            left = self.authorized_steps - self.reservoir.used_steps
+            if left < BATCH and left < self.window_steps:
+                # extend now, after the hand-off, so the next batch does
+                # not wait behind a flash write (its pulses would be late)
+                self._authorize(0)
         if n == BATCH:
             wake_rel = rel + self.offsets[n - 1]
         elif n and n == capacity:  # the reservoir runs out with this batch
             wake_rel = rel + self.offsets[n - 1]
+        elif self.pacer.next_ms <= until:  # a gap of more than EN_IDLE_MS: the driver rests until then
+            wake_rel = self.pacer.next_ms - EN_LEAD_MS
         else:
             wake_rel = until
         wake = self.seg_start_ms + wake_rel - (self.day - self.seg_day) * MS_PER_DAY
@@ -234,15 +255,34 @@ class Controller:
 
     def start_bolus(self, bolus_ng):
         """Deliver `bolus_ng` on top of the basal rate at the mechanism's
-        bolus rate (pump.delivery.bolus_plan); returns its length in ms."""
+        bolus rate (pump.delivery.bolus_plan); returns its length in ms.
+
+        The bolus begins at the next wake-up (the shell advances right after
+        a command), not at the command's clock reading: the command's flash
+        writes come in between (tens of ms), and a schedule started before
+        them would owe its first steps late, all at once. Its authorisation
+        (the bolus and the window after it) is saved here, with the command,
+        so no flash write stands between that wake-up's reading and its
+        first pulses."""
+        plan = bolus_plan(bolus_ng, self.reservoir.concentration_ng_per_ul,
+                          self.steps_per_ml, self.bolus_rate_nl_per_h)
+        self.bolus_next = plan
+        num, duration_ms, lump = plan
+        steps = -(-(num * duration_ms + lump) // self.seg_den)
+        self.authorized_steps = self.reservoir.used_steps \
+            + steps + self.deliverable_steps(AUTH_WINDOW_MS)
+        self.save()
+        return duration_ms
+
+    def _begin_bolus(self):
+        """The bolus start_bolus planned begins now (see there)."""
+        num, duration_ms, lump = self.bolus_next
+        self.bolus_next = None
         self.restart_schedule()
-        num, duration_ms, lump = bolus_plan(bolus_ng, self.reservoir.concentration_ng_per_ul,
-                                            self.steps_per_ml, self.bolus_rate_nl_per_h)
         self.bolus_num, self.bolus_lump = num, lump
         end_day, end_ms = divmod(self.ms + duration_ms, MS_PER_DAY)
         self.bolus_end = (self.day + end_day, end_ms)
         self._start_segment(self.day, self.ms, self.seg_carry)
-        return duration_ms
 
     # --------------------------------------------------------------- state
     def stop(self, reason, now_s, why=None):
@@ -278,7 +318,7 @@ class Controller:
         at now, no step owed, no bolus, no pressure history."""
         self.board.stepper.cancel()
         self.starts += 1
-        self.bolus_end = None
+        self.bolus_end = self.bolus_next = None
         self.bolus_num = self.bolus_lump = 0
         self.monitor.restart()
         self._start_segment(self.day, self.ms, 0)
@@ -359,7 +399,13 @@ class Controller:
 
     def save(self):
         """Write the state record; False (and a storage_fault alarm, delivery
-        stopped) when flash refuses it."""
+        stopped) when flash refuses it. While delivering, the record carries
+        a fresh authorisation (pump.state): a command's own write then
+        covers the steps it starts, and none waits for another write."""
+        if self.delivering:
+            fresh = self.reservoir.used_steps + self.window_steps
+            if fresh > self.authorized_steps:
+                self.authorized_steps = fresh
         try:
             self.store.save(StateCodec.encode(self))
             return True

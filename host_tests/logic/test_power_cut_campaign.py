@@ -14,6 +14,7 @@ and the run goes on through the reboot. Then:
 - after the clinician's ACK, the pump delivers again.
 """
 # micropython-heap: 320K
+from boards.refpump_rp2040.config import CALIBRATION_LIMITS
 from hw.sim.flash import FakeFlash
 from hw.sim.runner import Run
 from pump.prescription import Prescription
@@ -80,14 +81,20 @@ def loss_bound_nl(sim):
     bolus_steps = BOLUS_MCG * 1000 * spm // (conc * 1000) + 1
     for t_cut, bolus in sim.cuts:
         steps += steps_at(basal, AUTH_WINDOW_MS, spm, conc) + 1 + BATCH
-        if bolus is not None:
-            end_t = bolus[0]
+        if bolus is not None:  # (start_t or None before it began, end_t, ...) as the runner follows it
             duration = BOLUS_MCG * 1000 * 1000 * 3_600_000 // (conc * sim.board.calibration["bolus_rate_nl_per_h"])
-            steps += -(-bolus_steps * max(end_t - t_cut, 0) // duration) + 1
+            left = duration if bolus[0] is None else max(bolus[1] - t_cut, 0)
+            steps += -(-bolus_steps * left // duration) + 1
+    if sim.replies and sim.replies[0] is None:  # cut inside the bolus command: all of it was authorised
+        steps += bolus_steps + 1
     refill_lost_nl = 0
     if len(sim.replies) > 2 and sim.replies[2] is None:  # cut inside the refill: it must be redone
         refill_lost_nl = EVENTS[2]["add_nl"]
-    return steps * 1_000_000 // spm + 1 + refill_lost_nl
+    # the estimate counts every step as the largest volume a step may move
+    # within the calibration's tolerance (pump.reservoir)
+    lowest = CALIBRATION_LIMITS["steps_per_ml"][0]
+    tolerance_nl = stepper.forward_emitted * 1_000_000 * (spm - lowest) // (lowest * spm) + 1
+    return steps * 1_000_000 // lowest + 1 + tolerance_nl + refill_lost_nl
 
 
 def check(sim, label):
