@@ -88,6 +88,7 @@ class Controller:
         self.bolus_next = None  # a bolus planned, to begin at the next wake-up
         self.day = day
         self.ms = ms
+        self.epoch_day = day  # a new pump's; pump.state restores a programmed one's
         self.seg_day = day
         self.seg_start_ms = ms
         self.seg_num = 0
@@ -99,7 +100,19 @@ class Controller:
 
     # ---------------------------------------------------------------- time
     def now_s(self):
-        return self.day * S_PER_DAY + self.ms // 1000
+        """The pump's seconds: since the start of `epoch_day`, the day its
+        state record was first written (pump.state keeps it). Seconds since
+        2000 pass 2**30 on 2034-01-10, after which every wake-up would make
+        long ints on the RP2040; these stay small for 34 years from a pump's
+        first day. Every time the pump keeps (alarms, titration, the
+        protocol's lockout) is in this frame; the event log, replies and the
+        clock commands take calendar seconds, `clock_s`."""
+        return (self.day - self.epoch_day) * S_PER_DAY + self.ms // 1000
+
+    def clock_s(self, now_s):
+        """Calendar seconds since 2000-01-01 of a pump time (a long int from
+        2034: only where flash is written or a reply is made)."""
+        return self.epoch_day * S_PER_DAY + now_s
 
     @property
     def delivering(self):
@@ -417,7 +430,7 @@ class Controller:
         """Append to the event log; a log that cannot be written is a
         storage fault like any other."""
         try:
-            self.log.append(now_s, code, a, b)
+            self.log.append(self.clock_s(now_s), code, a, b)
         except OSError:
             self.storage_failed(now_s)
 

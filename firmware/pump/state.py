@@ -55,6 +55,7 @@ class StateCodec:
             "ctr": ctl.counter,
             "al": ctl.alarms.to_record(),
             "t": [ctl.day, ctl.ms],
+            "ep": ctl.epoch_day,  # the frame of every time in the record (Controller.now_s)
         }
         return json.dumps(record).encode()
 
@@ -79,6 +80,7 @@ class StateCodec:
             # not flash damage. Same answer: do not guess.
             ctl.storage_failed(now_s)
             return
+        now_s = ctl.now_s()  # in the record's frame
         if status == FALLBACK:
             ctl.record(now_s, events.STORAGE_FALLBACK, 0, 0)
         uncertain = ctl.authorized_steps - ctl.reservoir.used_steps
@@ -94,6 +96,7 @@ class StateCodec:
 
     @staticmethod
     def _apply(ctl, record):
+        ctl.epoch_day = record.get("ep", 0)  # records from before the field counted from 2000
         ctl.prescription = Prescription(record["rx"]) if record["rx"] else None
         ctl.patient = record["pt"]
         ctl.reservoir.restore(record["res"])

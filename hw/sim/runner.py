@@ -185,16 +185,17 @@ class Run:
         history is in RAM and in the state record, so an alarm that could
         not be logged (a storage fault) is still seen, and one restored
         after a restart is merged with what was seen before it."""
+        start_s = self.start_s - self.ctl.clock_s(0)  # the run's start in the pump's time frame
         for episode in self.ctl.alarms.history:
             key = (episode.kind, episode.raised_s)
             record = self.alarm_records.get(key)
             if record is None:
-                record = self.alarm_records[key] = [episode.kind, episode.raised_s - self.start_s, None, None,
+                record = self.alarm_records[key] = [episode.kind, episode.raised_s - start_s, None, None,
                                                     episode.priority]
                 self.alarm_order.append(key)
             for slot, value in ((2, episode.acknowledged_s), (3, episode.cleared_s)):
                 if value is not None and record[slot] is None:
-                    record[slot] = value - self.start_s
+                    record[slot] = value - start_s
 
     # ------------------------------------------------------------ physics
     def _pass_time(self, ms):
