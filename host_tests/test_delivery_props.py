@@ -78,7 +78,7 @@ def test_commanded_steps_stay_within_one_step_of_the_ideal(run, steps_per_ml, st
     fastest = max(rate for _start, rate in first + second) * steps_per_ml  # numerator per ms
 
     def slack(t):  # what the chip's drift may have put the pump ahead or behind by t (numerator)
-        return ((t - t0) * abs(drift_ppm) // 1_000_000 + (3 if drift_ppm else 0)) * fastest  # + its slew and tick grain
+        return ((t - t0) * abs(drift_ppm) // 1_000_000 + (5 if drift_ppm else 0)) * fastest  # + its slew, tick grain
 
     commanded, t, changed = 0, t0, False
     while t < end:

@@ -173,7 +173,10 @@ class SimDS3231:
             raise OSError(5, "EIO")
         t = self.time.t_ms
         since = t - self._set_at
-        drift_ms = since // 1000 * self.drift_ppm // 1000 + since % 1000 * self.drift_ppm // 1_000_000
+        ppm = self.drift_ppm if self.drift_ppm >= 0 else -self.drift_ppm
+        drift_ms = since // 1000 * ppm // 1000 + since % 1000 * ppm // 1_000_000
+        if self.drift_ppm < 0:
+            drift_ms = -drift_ms
         self.day, ms = self.time.day_ms(t + drift_ms)
         self.second = ms // 1000
 
