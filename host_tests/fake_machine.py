@@ -36,8 +36,7 @@ import types
 from unittest import mock
 
 import fake_rp2
-
-TICKS_PERIOD = 1 << 30   # ticks_ms/ticks_us wrap here on the rp2 port
+from hw.sim.devices import TICKS_PERIOD, SimTicks  # ticks_ms/ticks_us wrap at TICKS_PERIOD on the rp2 port
 ENODEV = 19
 EIO = 5
 _world = None   # the World of the `installed()` block being run
@@ -67,14 +66,8 @@ class World:
     def ticks_us(self):
         return self.now_us % TICKS_PERIOD
 
-    @staticmethod
-    def ticks_add(ticks, delta):
-        return (ticks + delta) % TICKS_PERIOD
-
-    @staticmethod
-    def ticks_diff(end, start):
-        half = TICKS_PERIOD // 2
-        return (end - start + half) % TICKS_PERIOD - half
+    ticks_add = staticmethod(SimTicks.ticks_add)  # the same wrap arithmetic as the simulated board's
+    ticks_diff = staticmethod(SimTicks.ticks_diff)
 
     def sleep_ms(self, ms):
         self.advance_us(ms * 1000)

@@ -11,18 +11,12 @@ minutes) is learnt from a first run of the same, deterministic, day.
 """
 # micropython-heap: 320K
 from boards.sim.board import SimBoard
+from expect import heap_lock, heap_unlock
 from hw.sim.flash import FakeFlash
 from pump.controller import Controller
 from pump.prescription import Prescription
 from pump.units import days_from_date
 
-try:
-    import micropython
-    heap_lock, heap_unlock = micropython.heap_lock, micropython.heap_unlock
-except (ImportError, AttributeError):  # CPython: no heap to lock
-    def heap_lock():
-        pass
-    heap_unlock = heap_lock
 
 SMALL_INT = 1 << 30
 PROGRAMMED = days_from_date(2026, 3, 2)
