@@ -7,7 +7,10 @@ Under MicroPython each such wake-up runs with the heap locked. The unix
 port's small ints are 63-bit, so there the lock alone would not see a
 2**31 second count: the integers themselves are checked too, on both
 interpreters. Which wake-ups write flash (an authorisation every few
-minutes) is learnt from a first run of the same, deterministic, day.
+minutes) is learnt from a first run of the same, deterministic, day; so is
+which start a segment of constant rate (midnight here: pump.delivery works
+out a segment's step times with long ints once, at its start), the other
+wake-ups that may allocate.
 """
 # micropython-heap: 320K
 from boards.sim.board import SimBoard
@@ -81,13 +84,14 @@ def ints_of(*objects):
 
 def run_day(flash, writes=None):
     """One simulated day of wake-ups. Learns (writes is None) or is told
-    which of them write flash; returns their indices and the wake count."""
+    which of them write flash or start a segment; returns their indices and
+    the wake count."""
     board, ctl = pump_in_2034(flash)
     learnt = []
     wake_count = 0
     while board.time.t_ms < 86_400_000:
         day, ms = board.time.day_ms()
-        ops = flash.ops
+        ops, segment = flash.ops, (ctl.seg_day, ctl.seg_start_ms)
         quiet = writes is not None and wake_count not in writes
         if quiet:
             heap_lock()
@@ -96,7 +100,7 @@ def run_day(flash, writes=None):
         finally:
             if quiet:
                 heap_unlock()
-        if flash.ops != ops:
+        if flash.ops != ops or (ctl.seg_day, ctl.seg_start_ms) != segment:
             learnt.append(wake_count)
         assert ctl.now_s() < SMALL_INT, (day, ms)
         for value in ints_of(ctl, ctl.pacer, ctl.reservoir, board.stepper):
