@@ -2,7 +2,7 @@
 less than half of the prescribed dose reached the patient over the last ten
 minutes, the buzzer (as the simulated piezo really sounded it) was heard in
 the last fifteen. One test per way a stop used to go quiet."""
-# micropython-heap: 320K
+# micropython-heap: 512K
 from hw.sim.runner import Run
 from simcase import HOUR_MS, scenario
 
