@@ -62,7 +62,7 @@ class RealTimeSimBoard(SimBoard):
         self._stdin = select.poll()
         self._stdin.register(sys.stdin, select.POLLIN)
         self.device_key = _read_key(KEY_PATH)
-        self.board_wakes = 0
+        self.wakes = 0  # ends of sleep slices, as the reference board counts them
 
     def make_clock(self):
         return RealTimeClock(self)
@@ -88,7 +88,7 @@ class RealTimeSimBoard(SimBoard):
             slice_ms = left if left < self.watchdog.max_sleep_ms else self.watchdog.max_sleep_ms
             waiting = self._stdin.poll(max(1, slice_ms // self.speed))
             self.catch_up()
-            self.board_wakes += 1
+            self.wakes += 1
             self.watchdog.feed()
             if waiting:
                 return
