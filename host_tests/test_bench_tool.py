@@ -81,7 +81,8 @@ def test_sim_times_each_alarm_from_its_fault_and_reports_what_was_annunciated(ca
 def test_sim_has_no_fault_time_for_a_condition_present_from_the_start(capsys):
     _code, report = run_json(capsys, "sim", "--json", "low_reservoir")
     row = report["kinds"][0]
-    assert row["raised_s"] == 0 and row["fault_at_s"] is None and row["alarm_after_s"] is None
+    # (raised in the run's first second: the boot waits for the DS3231's second edge)
+    assert row["raised_s"] <= 1 and row["fault_at_s"] is None and row["alarm_after_s"] is None
 
 
 def test_sim_under_micropython_reports_the_same_rows(capsys):
@@ -172,7 +173,8 @@ def test_occlusion_ramp_raises_the_pressure_with_the_volume_pushed(key_file, cap
     ramp = [p for p in pressures if p is not None]
     # from rest (plus what went out since the status read before it), rising past the 2 psi alarm excess;
     # once the pump stops it takes back the steps it had queued, and the reading falls with them
-    assert benchboard.RESTING_MPSI <= ramp[0] < benchboard.RESTING_MPSI + 1000
+    # (status gives remaining_ml to the uL, so those few steps can read as 1 uL)
+    assert benchboard.RESTING_MPSI <= ramp[0] <= benchboard.RESTING_MPSI + 1000
     peak = ramp.index(max(ramp))
     assert ramp[:peak + 1] == sorted(ramp[:peak + 1]) and ramp[peak] >= ramp[0] + 2000
     assert pressures[-1] is None  # then cleared
