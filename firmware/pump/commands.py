@@ -58,8 +58,9 @@ def _ml(nl):
     return round(nl / NL_PER_ML, 3)
 
 
-def _when(clock_s):
-    return None if clock_s is None else clock_s_to_iso(clock_s)
+def _when(ctl, now_s):
+    """A pump time (Controller.now_s) for people, or None."""
+    return None if now_s is None else clock_s_to_iso(ctl.clock_s(now_s))
 
 
 def _update_history(history, patient, steady_s, starting_ng):
@@ -123,7 +124,7 @@ class Commands:
                 "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
                 "bolus_running": ctl.bolus_end is not None,
                 "bolus_undelivered_mcg": _mcg(ctl.history.undelivered_ng(ctl.steady_s())) if ctl.history else 0,
-                "time": clock_s_to_iso(now_s)}
+                "time": clock_s_to_iso(ctl.clock_s(now_s))}
 
     def _prescription(self, args, now_s):
         rx = self.ctl.prescription
@@ -137,15 +138,16 @@ class Commands:
         return {"capacity_ml": _ml(reservoir.capacity_nl),
                 "concentration_mcg_per_ml": reservoir.concentration_ng_per_ul,
                 "remaining_ml": _ml(reservoir.remaining_nl()),
-                "low_at_ml": _ml(reservoir.low_threshold_steps * NL_PER_ML // reservoir.steps_per_ml),
+                "low_at_ml": _ml(reservoir.low_threshold_steps * NL_PER_ML // reservoir.lowest_steps_per_ml),
                 "empty_in_h": None if to_empty is None else to_empty // 3_600_000}
 
     def _alarms(self, args, now_s):
-        am = self.ctl.alarms
+        ctl = self.ctl
+        am = ctl.alarms
         return {"active": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if am.active(k)],
                 "history": [{"kind": alarms.KIND_NAMES[e.kind], "priority": alarms.PRIORITY_NAMES[e.priority],
-                             "raised": _when(e.raised_s), "acknowledged": _when(e.acknowledged_s),
-                             "cleared": _when(e.cleared_s), "escalated": _when(e.escalated_s)}
+                             "raised": _when(ctl, e.raised_s), "acknowledged": _when(ctl, e.acknowledged_s),
+                             "cleared": _when(ctl, e.cleared_s), "escalated": _when(ctl, e.escalated_s)}
                             for e in am.history]}
 
     def _log(self, args, now_s):

@@ -2,8 +2,7 @@
 less than half of the prescribed dose reached the patient over the last ten
 minutes, the buzzer (as the simulated piezo really sounded it) was heard in
 the last fifteen. One test per way a stop used to go quiet."""
-# micropython-heap: 448K
-# (448K since the drug library grew: the day-long minute list needs a 16 KB block)
+# micropython-heap: 512K
 from hw.sim.runner import Run
 from simcase import HOUR_MS, scenario
 

@@ -44,8 +44,11 @@ class Run:
         self.flash = flash if flash is not None else FakeFlash()
         self.board = SimBoard(scenario["start_day"], scenario["start_ms"], scenario["seed"],
                               scenario["fill_nl"], scenario["calibration"],
-                              scenario.get("true_steps_per_ml"), self.flash)
+                              scenario.get("true_steps_per_ml"), self.flash,
+                              rtc_drift_ppm=scenario.get("rtc_drift_ppm", 0))
+        self.board.pass_time = self._pass_time  # firmware time (flash, sleeps) runs the physics
         self.time = self.board.time
+        self.read_t = 0  # when the pump last read its clock
         self.steps_per_ml = self.board.calibration["steps_per_ml"]
         self.checker = DoseChecker(self.steps_per_ml)
         self.ledger = Ledger()
@@ -53,7 +56,7 @@ class Run:
         self.start_s = scenario["start_day"] * 86_400 + scenario["start_ms"] // 1000
         self.alarm_records = {}  # (kind, raised_s) -> [kind, raised, acknowledged, cleared]
         self.alarm_order = []
-        self.bolus = None  # (end_t_ms, lump, num) while a bolus is due
+        self.bolus = None  # (start_t, end_t, lump, num) while a bolus is due
         self.restarts = 0
         self.starts = -1
         self.ctl = None
@@ -70,7 +73,8 @@ class Run:
 
     # ------------------------------------------------------------- shell
     def _boot(self):
-        day, ms = self.time.day_ms()
+        day, ms = self.board.clock.now()
+        self.read_t = self.time.t_ms
         self.ctl = Controller(self.board, day, ms)
         self.commands = Commands(self.ctl, HOST_KEY)
         self.checker.pause()
@@ -90,23 +94,27 @@ class Run:
         """A command signed and sent as the clinician programmer does; a
         bolus the pump accepts becomes part of what was asked, and of the
         ideal. Returns the reply line."""
-        reply = self.line(self.sign(command))
-        if command["cmd"] == "bolus" and reply is not None and json.loads(reply)["ok"]:
-            args = command["args"]
-            self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000)
-        return reply
+        def on_reply(reply):
+            if command["cmd"] == "bolus" and reply is not None and json.loads(reply)["ok"]:
+                args = command["args"]
+                self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000)
+        return self.line(self.sign(command), on_reply)
 
-    def line(self, line):
+    def line(self, line, on_reply=None):
         """A protocol line as the serial port delivers it; returns the reply.
         As in firmware/main.py, the controller is advanced to now before and
         after: the command acts at the time it arrives, and what it changed
         (a bolus, a stop) is scheduled and annunciated at once."""
         self._advance()
+        acted_t = self.read_t  # the pump's time for the command: its flash writes take time after it
         reply = self.guarded(lambda: self.commands.handle_line(line, self.ctl.now_s()))
+        if on_reply is not None:
+            on_reply(reply)
         if self.board.reset_requested:  # a bench `restart`: the board resets once its reply is out
             self.board.inject("clear")  # its RAM goes, the injected faults with it
             self._power_cut(0)
-        self._advance()  # the command may have changed what is due next
+            acted_t = None
+        self._advance(acted_t)  # the command may have changed what is due next
         return reply
 
     def sign(self, command):
@@ -132,23 +140,31 @@ class Run:
 
     def _bolus_asked(self, bolus_ng, duration_ms):
         num, lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
-        self.bolus = (self.time.t_ms + duration_ms, lump, num)
+        self.bolus = (None, duration_ms, lump, num)  # begins at the pump's next pass (Controller.start_bolus)
         self.ledger.program_bolus(self.time.t_ms, bolus_ng, self.concentration)
 
-    def _advance(self):
-        day, ms = self.time.day_ms()
+    def _advance(self, acted_t=None):
+        """One controller pass at the pump's own clock reading; it sleeps
+        for as long as it asks, on its ticks. `acted_t`: when a command
+        that came before it changed the schedule."""
+        day, ms = self.board.clock.now()
+        self.read_t = self.time.t_ms
+        if self.bolus is not None and self.bolus[0] is None:
+            _start, duration, lump, num = self.bolus
+            self.bolus = (self.read_t, self.read_t + duration, lump, num)
         wake_ms = self.guarded(lambda: self.ctl.advance(day, ms))
         if wake_ms is None:  # the power failed inside; the new boot decides
-            wake_ms = self.ctl.advance(*self.time.day_ms())
-            day, ms = self.time.day_ms()
-        self._observe()
-        self.wake_t = self.time.run_ms(day, wake_ms)
+            day, ms = self.board.clock.now()
+            self.read_t = self.time.t_ms
+            wake_ms = self.ctl.advance(day, ms)
+        self._observe(self.read_t if acted_t is None else acted_t)
+        self.wake_t = self.read_t + wake_ms - ms
         self.wakes += 1
 
-    def _observe(self):
-        """Follow the pump's state with the independent checks."""
+    def _observe(self, t):
+        """Follow the pump's state with the independent checks, as of t."""
         self._read_alarms()
-        ctl, t = self.ctl, self.time.t_ms
+        ctl = self.ctl
         if not ctl.delivering:
             self.checker.pause()
             self.bolus = None
@@ -158,36 +174,50 @@ class Run:
             self.checker.reset(t, ctl.reservoir.concentration_ng_per_ul)
         bolus_num = 0
         if self.bolus is not None:
-            end_t, lump, num = self.bolus
+            start_t, end_t, lump, num = self.bolus
+            if start_t > t:  # the command came first, the bolus begins at the pass after it
+                self.checker.set_rate(t, self._basal_at(t), 0)
+                t = start_t
             if t >= end_t:
                 self.checker.set_rate(end_t, 0, 0)
                 self.checker.add_lump(lump)
                 self.bolus = None
             else:
                 bolus_num = num
-        basal = ctl.prescription.rate_at(self.time.day_ms()[1]) if ctl.prescription is not None else 0
-        self.checker.set_rate(t, basal, bolus_num)
+        self.checker.set_rate(t, self._basal_at(t), bolus_num)
+
+    def _basal_at(self, t):
+        """The programmed rate at t (none in the screening trial)."""
+        rx = self.ctl.prescription
+        return rx.rate_at(self.time.day_ms(t)[1]) if rx is not None else 0
 
     def _read_alarms(self):
         """Follow every alarm episode the pump's alarm manager keeps. Its
         history is in RAM and in the state record, so an alarm that could
         not be logged (a storage fault) is still seen, and one restored
         after a restart is merged with what was seen before it."""
+        start_s = self.start_s - self.ctl.clock_s(0)  # the run's start in the pump's time frame
         for episode in self.ctl.alarms.history:
             key = (episode.kind, episode.raised_s)
             record = self.alarm_records.get(key)
             if record is None:
-                record = self.alarm_records[key] = [episode.kind, episode.raised_s - self.start_s, None, None,
+                record = self.alarm_records[key] = [episode.kind, episode.raised_s - start_s, None, None,
                                                     episode.priority]
                 self.alarm_order.append(key)
             for slot, value in ((2, episode.acknowledged_s), (3, episode.cleared_s)):
                 if value is not None and record[slot] is None:
-                    record[slot] = value - self.start_s
+                    record[slot] = value - start_s
 
     # ------------------------------------------------------------ physics
+    def _pass_time(self, ms):
+        self._physics(self.time.t_ms + ms)
+
     def _physics(self, t_next):
-        """Time passes from now to t_next: pulses go out, drug is asked for."""
+        """Time passes from now to t_next: pulses go out, drug is asked for.
+        (Never backwards: the firmware may have spent past an event's time.)"""
         t = self.time.t_ms
+        if t_next < t:
+            t_next = t
         self._program(t, t_next)
         mech = self.board.mechanism
         stepper = self.board.stepper
@@ -205,7 +235,7 @@ class Run:
 
     def _program(self, t0, t1):
         """What the prescription asked for over [t0, t1), split at its steps."""
-        prescription = self.ctl.prescription
+        prescription = self.ctl.prescription if self.ctl is not None else None  # None: booting
         if prescription is None:
             return
         start_ms = self.scenario["start_ms"]
@@ -225,6 +255,7 @@ class Run:
         self.restarts += 1
         if off_ms:
             self._physics(self.time.t_ms + off_ms)
+        self.board.reboot()
         self._boot()
 
     def _crash(self):
@@ -261,7 +292,7 @@ class Run:
         elif do == "temperature":
             self.board.temperature = event["mc"]
         elif do == "clock_fault":
-            self.board.clock.ok = False
+            self.board.rtc.failing = True
         elif do == "flash_failure":
             self.flash.wear_out()
 
