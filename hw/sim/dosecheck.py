@@ -26,6 +26,7 @@ class DoseChecker:
         self.commanded = 0    # pulses since the last reset
         self.lag = (0, 1)     # worst (numerator, den): how far behind the ideal
         self.lead = (0, 1)    # and how far ahead of it
+        self.held = None      # the worst lag (numerator, den) while a command is handled (hold)
 
     def reset(self, t_ms, concentration_ng_per_ul):
         self.active = True
@@ -59,7 +60,25 @@ class DoseChecker:
 
     def at(self, t_ms):
         """No pulse at t_ms: only the lag can have grown."""
-        self._note(self._ideal(t_ms) - self.commanded * self.den, 0)
+        lag = self._ideal(t_ms) - self.commanded * self.den
+        if self.held is not None:
+            if lag * self.held[1] > self.held[0] * self.den:
+                self.held = (lag, self.den)
+            return
+        self._note(lag, 0)
+
+    def hold(self):
+        """A command is being handled: time passes (its flash writes) before
+        the runner sees what it did. A stop cancels the steps due after the
+        clock reading it acted at, which are then not owed; so the lag that
+        grows meanwhile counts only if the pump is still delivering after
+        the command (release). Pulses that go out meanwhile count as ever."""
+        self.held = (0, 1)
+
+    def release(self, delivering):
+        held, self.held = self.held, None
+        if delivering and held[0] * self.lag[1] > self.lag[0] * held[1]:
+            self.lag = held
 
     def _note(self, lag, lead):
         den = self.den

@@ -107,6 +107,7 @@ class Run:
         (a bolus, a stop) is scheduled and annunciated at once."""
         self._advance()
         acted_t = self.read_t  # the pump's time for the command: its flash writes take time after it
+        self.checker.hold()
         reply = self.guarded(lambda: self.commands.handle_line(line, self.ctl.now_s()))
         if on_reply is not None:
             on_reply(reply)
@@ -114,7 +115,9 @@ class Run:
             self.board.inject("clear")  # its RAM goes, the injected faults with it
             self._power_cut(0)
             acted_t = None
+        delivering = self.ctl.delivering
         self._advance(acted_t)  # the command may have changed what is due next
+        self.checker.release(delivering and self.ctl.delivering)
         return reply
 
     def sign(self, command):
