@@ -68,16 +68,18 @@ class DoseChecker:
         self._note(lag, 0)
 
     def hold(self):
-        """A command is being handled: time passes (its flash writes) before
-        the runner sees what it did. A stop cancels the steps due after the
-        clock reading it acted at, which are then not owed; so the lag that
-        grows meanwhile counts only if the pump is still delivering after
-        the command (release). Pulses that go out meanwhile count as ever."""
-        self.held = (0, 1)
+        """The pump is working (a command, a controller pass): time passes
+        (its flash writes) before the runner sees what it did. A stop (a
+        command, an occlusion) cancels the steps due after the clock reading
+        it acted at, which are then not owed; so the lag that grows meanwhile
+        counts only if the pump is still delivering afterwards (release).
+        Pulses that go out meanwhile count as ever."""
+        if self.held is None:
+            self.held = (0, 1)
 
     def release(self, delivering):
         held, self.held = self.held, None
-        if delivering and held[0] * self.lag[1] > self.lag[0] * held[1]:
+        if held is not None and delivering and held[0] * self.lag[1] > self.lag[0] * held[1]:
             self.lag = held
 
     def _note(self, lag, lead):

@@ -107,7 +107,7 @@ class Run:
         (a bolus, a stop) is scheduled and annunciated at once."""
         self._advance()
         acted_t = self.read_t  # the pump's time for the command: its flash writes take time after it
-        self.checker.hold()
+        self.checker.hold()  # until the pass after it
         reply = self.guarded(lambda: self.commands.handle_line(line, self.ctl.now_s()))
         if on_reply is not None:
             on_reply(reply)
@@ -115,9 +115,7 @@ class Run:
             self.board.inject("clear")  # its RAM goes, the injected faults with it
             self._power_cut(0)
             acted_t = None
-        delivering = self.ctl.delivering
-        self._advance(acted_t)  # the command may have changed what is due next
-        self.checker.release(delivering and self.ctl.delivering)
+        self._advance(acted_t)  # the command may have changed what is due next (the hold ends there)
         return reply
 
     def sign(self, command):
@@ -155,11 +153,13 @@ class Run:
         if self.bolus is not None and self.bolus[0] is None:
             _start, duration, lump, num = self.bolus
             self.bolus = (self.read_t, self.read_t + duration, lump, num)
+        self.checker.hold()
         wake_ms = self.guarded(lambda: self.ctl.advance(day, ms))
         if wake_ms is None:  # the power failed inside; the new boot decides
             day, ms = self.board.clock.now()
             self.read_t = self.time.t_ms
             wake_ms = self.ctl.advance(day, ms)
+        self.checker.release(self.ctl.delivering)
         self._observe(self.read_t if acted_t is None else acted_t)
         self.wake_t = self.read_t + wake_ms - ms
         self.wakes += 1
