@@ -173,7 +173,7 @@ def test_board_injects_times_and_undoes_every_alarm_kind(test, key_file, capsys)
     # undone by the command that injected it: delivering, nothing left forced, no alarm left
     ctl, board = pump.run.ctl, pump.run.board
     assert ctl.delivering and row["note"] is None
-    assert board._bench is None and not board.mechanism.occluded and board.clock.ok
+    assert board._bench is None and not board.mechanism.occluded and board.clock.valid()
     assert [k for k in range(len(KIND_NAMES)) if ctl.alarms.active(k)] == []
     # and the reservoir estimate never went up (no refill was faked)
     assert ctl.reservoir.remaining_nl() <= remaining_nl

@@ -110,7 +110,7 @@ class SimBoard:
             before, self.supply, self.temperature = self._bench
             self._bench = None
             mech.sensor_fault = SENSOR_OK
-            self.clock.ok = True
+            self.rtc.failing = False
             self.fs.refuse_writes(0)
             if before == "occlusion":
                 mech.clear_occlusion()
@@ -130,7 +130,7 @@ class SimBoard:
         elif fault == "temperature":
             self.temperature = value
         elif fault == "clock":
-            self.clock.ok = False
+            self.rtc.failing = True  # the DS3231 stops answering, as on the board
         elif fault == "storage":
             self.fs.refuse_writes(1)
 

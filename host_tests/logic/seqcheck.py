@@ -585,7 +585,7 @@ class _Unmeasured:
     def _nothing(self, *args):
         pass
 
-    pause = reset = set_rate = add_lump = pulse = at = program = program_bolus = deliver = _nothing
+    pause = reset = set_rate = add_lump = pulse = at = hold = release = program = program_bolus = deliver = _nothing
 
 
 class CheckedRun(Run):
@@ -608,8 +608,8 @@ class CheckedRun(Run):
         self.watch.command(command, reply)
         return reply
 
-    def _observe(self):
-        Run._observe(self)
+    def _observe(self, t):
+        Run._observe(self, t)
         self.watch.update(self.time.t_ms)
         self.watch.check()
 
