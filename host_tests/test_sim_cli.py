@@ -39,6 +39,13 @@ def test_the_human_summary_shows_days_reservoir_and_alarms():
     assert "Reservoir:" in out and "occlusion" in out and "restart" in out
 
 
+def nested(depth):
+    value = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
 def bad(tmp_path, change):
     with open(GOOD) as f:
         scenario = json.load(f)
@@ -59,6 +66,21 @@ def bad(tmp_path, change):
     (lambda s: s["events"].append({"at_h": 1, "do": "explode"}), "events.3.do"),
     (lambda s: s.update(start="yesterday"), "start"),
     (lambda s: s.pop("patient"), "patient"),
+    # numbers no pump or person means: refused before a run that would hang or overflow
+    (lambda s: s["events"].append({"at_h": 1, "do": "power_cut", "off_s": 1e300}), "events.3.off_s"),
+    (lambda s: s.update(board={"steps_per_ml": 1e12}), "board.steps_per_ml"),
+    (lambda s: s.update(board={"steps_per_ml": 20_000}), "board.steps_per_ml"),
+    (lambda s: s.update(board={"true_steps_per_ml": 10**12}), "board.true_steps_per_ml"),
+    (lambda s: s["prescription"]["steps"][0].update(mcg_per_h=10**400), "prescription.steps.0.mcg_per_h"),
+    (lambda s: s["reservoir"].update(capacity_ml=0.5, fill_ml=0.5), "reservoir.capacity_ml"),
+    (lambda s: s["events"].append({"at_h": 1, "do": "supply", "mv": 1e300}), "events.3.mv"),
+    (lambda s: s.update(seed=2**64), "seed"),
+    (lambda s: s["events"].append({"at_h": 1, "do": "command", "command": {"cmd": "bolus", "args": nested(50)}}),
+     "events.3.command: nested deeper"),
+    # the pump's clock keeps 2000-2099
+    (lambda s: s.update(start="1999-12-31T08:00:00"), "start: local time in 2000-2099"),
+    (lambda s: s.update(start="2100-01-01T08:00:00"), "start: local time in 2000-2099"),
+    (lambda s: s.update(start="2099-12-31T20:00:00"), "duration_h: the run would go past 2099-12-31"),
 ])
 def test_a_bad_scenario_exits_non_zero_with_one_line_naming_the_field(tmp_path, change, field):
     result = bad(tmp_path, change)
@@ -66,3 +88,48 @@ def test_a_bad_scenario_exits_non_zero_with_one_line_naming_the_field(tmp_path, 
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and field in lines[0] and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"a":' * 100_000 + "1" + "}" * 100_000, "nested too deeply"),
+    ('{"start": "2026-03-02T08:00:00", "duration_h": 1e400}', "too large a number"),
+])
+def test_a_file_json_cannot_hold_as_a_scenario_gets_one_line(tmp_path, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    result = sim(str(path))
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_the_summary_shows_every_refused_command_with_its_reason(tmp_path):
+    with open(GOOD) as f:
+        scenario = json.load(f)
+    scenario["events"] = [{"at_h": 1, "do": "command", "command": {"cmd": "bolus", "args": {"mcg": 5000}}},
+                          {"at_h": 2, "do": "power_cut", "off_s": 600},
+                          {"at_h": 2.05, "do": "command", "command": {"cmd": "status"}},
+                          {"at_h": 3, "do": "refill", "add_ml": 60, "concentration_mcg_per_ml": 500}]
+    path = tmp_path / "refusals.json"
+    path.write_text(json.dumps(scenario))
+    out = sim(str(path)).stdout
+    refused = out.split("Refused commands")[1].split("\n\n")[0].splitlines()[1:]
+    assert len(refused) == 3, out
+    assert "0d 01:00:00" in refused[0] and "bolus" in refused[0] and "bad_args: mcg: must be" in refused[0]
+    assert "0d 02:03:00" in refused[1] and "status" in refused[1] and "no_answer" in refused[1]
+    assert "0d 03:00:00" in refused[2] and "refill" in refused[2] and "add_ml" in refused[2]
+
+
+def test_micropython_runs_a_thousand_power_cuts_as_cpython_does(tmp_path):
+    # 959 cuts in 48 h once ended in MemoryError on MicroPython
+    with open(GOOD) as f:
+        scenario = json.load(f)
+    scenario["duration_h"] = 48
+    scenario["events"] = [{"at_h": round(0.05 * (i + 1), 2), "do": "power_cut", "off_s": 1} for i in range(959)]
+    path = tmp_path / "cuts.json"
+    path.write_text(json.dumps(scenario))
+    cpython = sim(str(path), "--json")
+    micropython = sim(str(path), "--json", "--interpreter", "micropython")
+    assert micropython.returncode == 0, micropython.stderr
+    assert cpython.stdout == micropython.stdout
+    assert json.loads(cpython.stdout)["restarts"] == 959

@@ -19,7 +19,7 @@ import tempfile
 import textwrap
 
 from mpenv import ROOT, build_mpy, micropython_command, micropython_env
-from scenario import EPOCH, ScenarioError, normalise
+from scenario import EPOCH, ScenarioError, normalise, shorten_numbers
 
 SIM_HEAP = "2M"  # the simulator's physics and ledgers ride along; the pump logic's
                  # own heap use is measured against 160K by bench/run_all.py
@@ -83,7 +83,22 @@ def report(scenario, results):
         # as objects with sorted keys: MicroPython's json writes dict keys in another order
         "command_replies": [json.loads(r, object_pairs_hook=lambda pairs: dict(sorted(pairs)))
                             for r in results["replies"]],
+        "refused_commands": refused_commands(results["commands"]),
+        "powered_at_end": results["powered_at_end"],
     }
+
+
+def refused_commands(commands):
+    """Every command of the run the pump did not carry out, with its reason:
+    its refusal, or no answer at all (the power was off, or died in it)."""
+    refused = []
+    for t_ms, name, reply in commands:
+        answer = json.loads(reply) if reply is not None else {"ok": False, "error": "no_answer",
+                                                               "message": "the pump did not answer (no power)"}
+        if not answer["ok"]:
+            refused.append({"at_s": t_ms // 1000, "cmd": name, "error": answer["error"],
+                            "message": answer["message"]})
+    return refused
 
 
 def _hms(seconds):
@@ -109,6 +124,13 @@ def summary(rep, name, description):
     lines.append("Reservoir: %.3f mL left (pump's estimate %.3f mL, %s), empty %s"
                  % (res["true_ml"], res["estimated_ml"], "ABOVE the truth" if above else "not above",
                     res["projected_empty"] or "- (not delivering)"))
+    if not rep["powered_at_end"]:
+        lines.append("The power was still off when the run ended: the pump's figures are from before the cut")
+    lines += ["", "Refused commands (time since start)"]
+    for r in rep["refused_commands"]:
+        lines.append("  %-13s %-16s %s: %s" % (_hms(r["at_s"]), r["cmd"], r["error"], r["message"]))
+    if not rep["refused_commands"]:
+        lines.append("  none")
     lines += ["", "Alarms (time since start)  priority   raised        acknowledged  cleared"]
     for a in rep["alarms"] or []:
         lines.append("  %-24s %-8s %-13s %-13s %s" % (a["kind"], a["priority"], _hms(a["raised_s"]),
@@ -124,6 +146,24 @@ def _refuse_constant(name):
     raise ValueError("%s is not a number JSON allows" % name)
 
 
+def _finite(text):
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("%s is too large a number" % shorten_numbers(text))
+    return value
+
+
+def load_scenario(path):
+    """The scenario file, checked and normalised: (raw, normalised).
+    Raises OSError or ValueError (one line of text) when it cannot be run."""
+    with open(path) as f:
+        try:
+            raw = json.load(f, parse_constant=_refuse_constant, parse_float=_finite)
+        except RecursionError:
+            raise ValueError("nested too deeply to be a scenario")
+    return raw, normalise(raw)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
@@ -131,15 +171,13 @@ def main(argv=None):
     parser.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython")
     args = parser.parse_args(argv)
     try:
-        with open(args.scenario) as f:
-            raw = json.load(f, parse_constant=_refuse_constant)
-        scenario = normalise(raw)
+        raw, scenario = load_scenario(args.scenario)
         results = run_micropython(scenario) if args.interpreter == "micropython" else run_cpython(scenario)
     except OSError as exc:
         print("%s: %s" % (args.scenario, exc.strerror), file=sys.stderr)
         return 2
     except ValueError as exc:  # ScenarioError, and json's JSONDecodeError
-        print("%s: %s" % (args.scenario, str(exc).splitlines()[0]), file=sys.stderr)
+        print("%s: %s" % (args.scenario, shorten_numbers(str(exc).splitlines()[0])), file=sys.stderr)
         return 2
     rep = report(scenario, results)
     print(json.dumps(rep, indent=2) if args.json else

@@ -133,12 +133,14 @@ class Mechanism:
         self.occluded = True
 
     def clear_occlusion(self):
-        """The blockage gives way: what was trapped reaches the patient."""
+        """The blockage gives way: what was trapped reaches the patient.
+        Returns that volume, in steps."""
         self.occluded = False
         released = self.trapped_steps
         self.to_patient_steps += released
         self.trapped_steps = 0
         self.released_on_clear_steps = max(self.released_on_clear_steps, released)
+        return released
 
     def refill(self, add_nl, discard_residual):
         """Fill through the port; the plunger is driven back by the fill.
