@@ -3,6 +3,8 @@
     --json                        the JSON report (README, "Simulation"), alone on stdout
     --interpreter micropython     run the pump (and the simulated board) in the
                                   MicroPython unix port instead of this CPython
+    --plot OUT.png                also draw the run (tools/simplot.py): dose per
+                                  hour, dose error, reservoir, line pressure, alarms
 
 The scenario is checked and normalised to integers here; hw/sim/runner.py
 runs it and returns integers; the report is rendered here from them. So the
@@ -169,9 +171,13 @@ def main(argv=None):
     parser.add_argument("scenario")
     parser.add_argument("--json", action="store_true", help="print the JSON report only")
     parser.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython")
+    parser.add_argument("--plot", metavar="OUT.png", help="draw the run into this PNG")
     args = parser.parse_args(argv)
     try:
         raw, scenario = load_scenario(args.scenario)
+        if args.plot:
+            from simplot import sample_interval_ms
+            scenario["trace_ms"] = sample_interval_ms(scenario["duration_ms"])
         results = run_micropython(scenario) if args.interpreter == "micropython" else run_cpython(scenario)
     except OSError as exc:
         print("%s: %s" % (args.scenario, exc.strerror), file=sys.stderr)
@@ -180,6 +186,13 @@ def main(argv=None):
         print("%s: %s" % (args.scenario, shorten_numbers(str(exc).splitlines()[0])), file=sys.stderr)
         return 2
     rep = report(scenario, results)
+    if args.plot:
+        from simplot import plot_run
+        try:
+            plot_run(scenario, results, args.plot, "Simulated run: %s" % os.path.basename(args.scenario))
+        except OSError as exc:
+            print("%s: %s" % (args.plot, exc.strerror), file=sys.stderr)
+            return 2
     print(json.dumps(rep, indent=2) if args.json else
           summary(rep, os.path.basename(args.scenario), raw.get("description")))
     return 0

@@ -19,6 +19,7 @@ from boards.sim.board import SimBoard
 from hw.sim.dosecheck import DoseChecker, Ledger
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS
+from hw.sim.trace import NO_VALUE, Trace
 from pump import alarms, events as log_codes
 from pump.commands import Commands
 from pump.controller import Controller
@@ -68,6 +69,7 @@ class Run:
         self.alarm_index = {}  # (kind, raised_s) -> record number, for the pump's recent history only
         self.clock_epoch = None  # the pump clock's (day, ms) at run time 0: a set_clock moves it
         self.off_until = None  # run ms the power comes back, while it is off
+        self.trace = Trace(scenario["trace_ms"]) if scenario.get("trace_ms") else None
         self.bolus = None  # (end_t_ms, lump, num) while a bolus is due
         self.restarts = 0
         self.starts = -1
@@ -228,6 +230,8 @@ class Run:
             moved = mech.to_patient_steps - before
             if moved:
                 self.ledger.deliver(tp, moved, self.concentration)
+            elif self.trace is not None and mech.trapped_steps:  # the pressure peaks between samples
+                self.trace.peak(mech.line_mpsi(tp))
         if self.checker.active:
             self.checker.at(t_next)
         self.time.t_ms = t_next
@@ -326,16 +330,34 @@ class Run:
             next_event = events_[self.next_event]["at_ms"] if self.next_event < len(events_) else t_ms
             wake = self.wake_t if self.off_until is None else self.off_until
             t_next = min(wake, next_event, t_ms)
+            if self.trace is not None and self.trace.next_ms < t_next:
+                t_next = self.trace.next_ms  # a sample only: the pump sleeps on
+                self._physics(t_next)
+                self._sample()
+                continue
             self._physics(t_next)
             if self.off_until is not None and t_next >= self.off_until:
                 self._power_back()
             while self.next_event < len(events_) and events_[self.next_event]["at_ms"] <= t_next:
                 self._event(events_[self.next_event])
                 self.next_event += 1
+            if self.trace is not None and self.trace.next_ms == t_next:
+                self._sample()
             if t_next >= t_ms:
                 return
             if self.off_until is None:
                 self._advance()
+
+    def _sample(self):
+        """What the instruments read now (hw/sim/trace.py)."""
+        mech, ledger, t = self.board.mechanism, self.ledger, self.time.t_ms
+        powered = self.off_until is None
+        reservoir = self.ctl.reservoir
+        self.trace.record((
+            t, mech.plunger_steps, mech.to_patient_steps, ledger.total_programmed, ledger.total_delivered,
+            mech.reservoir_steps, reservoir.remaining_steps() if powered else NO_VALUE,
+            reservoir.low_threshold_steps if powered else NO_VALUE, self.trace.take_peak(mech.line_mpsi(t)),
+            self.checker.error_micro_steps(t) if self.checker.active else NO_VALUE))
 
     def run(self):
         self._advance()
@@ -371,6 +393,7 @@ class Run:
             "wakes": self.wakes,
             "replies": [r.decode().strip() for r in self.replies if r is not None],
             "commands": [[t, name, None if r is None else r.decode().strip()] for t, name, r in self.sent],
+            "trace": None if self.trace is None else self.trace.as_lists(),
         }
 
     def _alarms(self):
