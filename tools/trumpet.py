@@ -159,40 +159,42 @@ def table(report):
     return "\n".join(lines)
 
 
-def plot(reports, path, title, size=(11, 4.5), dpi=100):
-    """Start-up curve (left) and trumpet curve (right); `reports` is
-    [(label, report)], drawn over one another (a pump and its naive peers)."""
+def plot(reports, path, title, size=(11, 5), dpi=100):
+    """Start-up curve of the first report (left) and the trumpet curves of
+    all (right): [(label, report)], a pump and its naive peers. Curves that
+    coincide stay visible: each is drawn thinner than the one before it."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, (startup, trumpet) = plt.subplots(1, 2, figsize=size, dpi=dpi)
-    rate = reports[0][1]["rate_ml_h"]
-    colours = ("#1f77b4", "#d62728", "#ff7f0e", "#2ca02c")
-    for (label, report), colour in zip(reports, colours):
-        start = report["startup"]
-        startup.step(start["t_min"], [q * 1000 for q in start["flow_ml_h"]], where="pre", color=colour,
-                     linewidth=0.8, label=label)
-        windows = [row["window_min"] for row in report["trumpet"]]
-        trumpet.plot(windows, [row["max_pc"] for row in report["trumpet"]], marker="^", color=colour,
-                     label="%s: Ep(max), Ep(min)" % label)
-        trumpet.plot(windows, [row["min_pc"] for row in report["trumpet"]], marker="v", color=colour)
-        trumpet.axhline(report["mean_error_pc"], color=colour, linestyle=":", linewidth=1,
-                        label="%s: mean error A %+.3f %%" % (label, report["mean_error_pc"]))
-    startup.axhline(rate * 1000, color="0.3", linestyle="--", linewidth=1, label="set rate")
+    first_label, first = reports[0]
+    start = first["startup"]
+    startup.step(start["t_min"], [q * 1000 for q in start["flow_ml_h"]], where="pre", color="#1f77b4", linewidth=0.8)
+    startup.axhline(first["rate_ml_h"] * 1000, color="0.3", linestyle="--", linewidth=1)
     startup.set_xlabel("minutes since the start")
-    startup.set_ylabel("flow Q_i over each 30 s, uL/h")
-    startup.set_title("start-up curve")
-    startup.legend(fontsize="small", loc="upper right")
+    startup.set_ylabel("flow over each 30 s, uL/h")
+    startup.set_title("start-up curve: %s\n(dashed: the set rate)" % first_label, fontsize="medium")
+    colours = ("#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd")
+    for n, ((label, report), colour) in enumerate(zip(reports, colours)):
+        windows = [row["window_min"] for row in report["trumpet"]]
+        width = 5 - 1.2 * n
+        trumpet.plot(windows, [row["max_pc"] for row in report["trumpet"]], marker="^", color=colour,
+                     linewidth=width, alpha=0.75, markersize=4 + width,
+                     label="%s (A %+.3f %%)" % (label, report["mean_error_pc"]))
+        trumpet.plot(windows, [row["min_pc"] for row in report["trumpet"]], marker="v", color=colour,
+                     linewidth=width, alpha=0.75, markersize=4 + width)
+        trumpet.axhline(report["mean_error_pc"], color=colour, linestyle=":", linewidth=1.2)
     trumpet.axhline(0, color="0.3", linewidth=0.8)
     trumpet.set_xlabel("observation window, min")
     trumpet.set_ylabel("flow error, %")
     trumpet.set_xticks(list(WINDOWS_MIN))
-    trumpet.set_title("trumpet curve, analysis period %g-%g min" % tuple(reports[0][1]["analysis_min"]))
-    trumpet.legend(fontsize="small", loc="upper right")
+    trumpet.set_title("trumpet curve, analysis period %g-%g min\n(up: Ep(max), down: Ep(min), dotted: mean error A)"
+                      % tuple(first["analysis_min"]), fontsize="medium")
     for axis in (startup, trumpet):
         axis.grid(True, linewidth=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.legend(loc="lower center", ncol=2, fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * ((len(reports) + 1) // 2), 1, 1))
     fig.savefig(path)
     plt.close(fig)
 
