@@ -20,7 +20,7 @@ import logexport  # noqa: E402
 from pumplink import PumpLink  # noqa: E402
 from simplot import PRIORITY_COLOURS  # noqa: E402
 
-from pump.alarms import KIND_NAMES, PRIORITY_NAMES, RULES  # noqa: E402 (path set by simplot's imports)
+X
 
 MARKED = ("bench_fault", "stopped", "resumed", "restart", "refill", "prescription", "command")
 
@@ -43,7 +43,7 @@ def _minutes(entries):
 
 
 def priority_of(kind):
-    return PRIORITY_NAMES[RULES[KIND_NAMES.index(kind)][0]] if kind in KIND_NAMES else "low"
+    return PRIORITY_NAMES[RULES[KIND_NAMES.index(kind)][PRIORITY]] if kind in KIND_NAMES else "low"
 
 
 def alarm_bands(entries, minutes):
