@@ -19,7 +19,6 @@ from boards.sim.board import SimBoard
 from hw.sim.dosecheck import DoseChecker, Ledger
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS
-from hw.sim.trace import NO_VALUE, Trace
 from pump import alarms, events as log_codes
 from pump.commands import Commands
 from pump.controller import Controller
@@ -69,7 +68,10 @@ class Run:
         self.alarm_index = {}  # (kind, raised_s) -> record number, for the pump's recent history only
         self.clock_epoch = None  # the pump clock's (day, ms) at run time 0: a set_clock moves it
         self.off_until = None  # run ms the power comes back, while it is off
-        self.trace = Trace(scenario["trace_ms"]) if scenario.get("trace_ms") else None
+        self.trace = None
+        if scenario.get("trace_ms"):
+            from hw.sim.trace import Trace  # only when asked: the plain run's heap stays as it was
+            self.trace = Trace(scenario["trace_ms"])
         self.bolus = None  # (end_t_ms, lump, num) while a bolus is due
         self.restarts = 0
         self.starts = -1
@@ -350,6 +352,7 @@ class Run:
 
     def _sample(self):
         """What the instruments read now (hw/sim/trace.py)."""
+        from hw.sim.trace import NO_VALUE
         mech, ledger, t = self.board.mechanism, self.ledger, self.time.t_ms
         powered = self.off_until is None
         reservoir = self.ctl.reservoir
