@@ -20,7 +20,7 @@ import logexport  # noqa: E402
 from pumplink import PumpLink  # noqa: E402
 from simplot import PRIORITY_COLOURS  # noqa: E402
 
-X
+from pump.alarms import KIND_NAMES, PRIORITY, PRIORITY_NAMES, RULES  # noqa: E402 (path set by simplot's imports)
 
 MARKED = ("bench_fault", "stopped", "resumed", "restart", "refill", "prescription", "command")
 
