@@ -261,6 +261,7 @@ SUBCOMMANDS = (
     (["status"], "status", {}), (["prescription"], "prescription", {}), (["reservoir"], "reservoir", {}),
     (["alarms"], "alarms", {}), (["version"], "version", {}), (["log"], "log", {"n": 10, "before": None}),
     (["log", "-n", "3"], "log", {"n": 3, "before": None}),
+    (["log", "-n", "3", "--before", "40"], "log", {"n": 3, "before": 40}),
     (["patient", "cerebral", "--age-years", "9", "--days-since-implant", "0"], "patient",
      {"origin": "cerebral", "age_years": 9, "days_since_implant": 0, "starting_ng_per_day": None,
       "new_patient": False, "reason": None, "override": None}),

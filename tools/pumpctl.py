@@ -103,8 +103,9 @@ def build_parser():
 
     for name, help_text in READ_ONLY + NO_ARGUMENTS:
         command(name, help_text, name, lambda a: {})
-    sub = command("log", "the newest event-log entries", "log", lambda a: present(n=a.n))
+    sub = command("log", "the newest event-log entries", "log", lambda a: present(n=a.n, before=a.before))
     sub.add_argument("-n", type=int, help="how many (default 10)")
+    sub.add_argument("--before", type=int, metavar="SEQ", help="only entries older than this seq (the next page)")
     sub.add_argument("--export", metavar="FILE.csv|FILE.json", help="the whole log, oldest first, into this file")
     sub = command("patient", "who the pump treats (the drug library's rules depend on it)", "patient",
                   lambda a: present(origin=a.origin, age_years=a.age_years, days_since_implant=a.days_since_implant,
