@@ -118,7 +118,8 @@ def main():
         serve(hardware, ctl, commands)
     except BaseException as exc:  # the last line of defence: log, then reset loudly
         try:
-            ctl.record(ctl.now_s(), events.CRASH, crash_code(exc))
+            if ctl is not None:
+                ctl.record(ctl.now_s(), events.CRASH, crash_code(exc))
         except BaseException:  # no controller (fail_safe itself failed), or no flash
             pass
     hardware.reset()  # whatever ended the loop: never the REPL

@@ -420,3 +420,17 @@ def test_board_with_a_rig_times_the_alarm_on_its_lines(key_file, capsys, monkeyp
     assert row["priority"] == "high" and row["burst_pulses"] is None
     assert row["problems"] == ["no change on the red line within 0.2 s"]
     assert pump.run.ctl.delivering
+
+
+def test_board_plot_draws_the_session_from_the_pump_event_log(key_file, tmp_path, capsys):
+    import sessionplot
+    pump = SimulatedPump()
+    png = tmp_path / "session.png"
+    code, _port = on_board(pump, key_file, "--json", "--plot", str(png), "motor_stall", "delivery_stopped")
+    assert code == 0, capsys.readouterr()
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    # what the picture is drawn from: the session's own entries, each alarm raised and cleared
+    entries = sessionplot.entries_after(FakeSerial(pump), 2.0, 0)
+    bands = sessionplot.alarm_bands(entries, sessionplot._minutes(entries))
+    kinds = [kind for kind, _raised, cleared, _acks in bands if cleared is not None]
+    assert "motor_stall" in kinds and "delivery_stopped" in kinds

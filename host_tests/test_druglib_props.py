@@ -23,7 +23,7 @@ START_S = 800_000_000
 STEPS_PER_ML = 12_732
 REASON = "clinician override, reviewed"
 
-# Oracle: DESIGN.md section 3, restated.
+# Oracle: the monograph table of docs/DESIGN.md (section 5), restated.
 HARD_DAILY_NG = {"spinal": (12_000, 2_003_000), "cerebral": (22_000, 1_400_000)}
 TITRATION_MAX_PCT = {"spinal": 30, "cerebral": 15}
 SCREENING_NG = (50_000, 75_000, 100_000)

@@ -31,7 +31,7 @@ from pump.schema import needs_mac
 from pumplink import encode_line
 from test_drivers_board import KEY_HEX, Rig
 
-STEP, DIR, EN = 2, 3, 4     # GP2, GP3, GP4 (EN active low): DESIGN.md section 2
+STEP, DIR, EN = 2, 3, 4     # GP2, GP3, GP4 (EN active low): docs/DESIGN.md, section 3
 BUZZER, LAMP_RED = 15, 16
 PRESSURE_CHANNEL = 0        # ADC0: the line pressure transducer
 RTC_ADDRESS = 0x68

@@ -259,8 +259,9 @@ def test_set_clock_defaults_to_this_computers_local_time(key_file):
 # argv after the global options -> (command on the wire, what the handler gets)
 SUBCOMMANDS = (
     (["status"], "status", {}), (["prescription"], "prescription", {}), (["reservoir"], "reservoir", {}),
-    (["alarms"], "alarms", {}), (["version"], "version", {}), (["log"], "log", {"n": 10}),
-    (["log", "-n", "3"], "log", {"n": 3}),
+    (["alarms"], "alarms", {}), (["version"], "version", {}), (["log"], "log", {"n": 10, "before": None}),
+    (["log", "-n", "3"], "log", {"n": 3, "before": None}),
+    (["log", "-n", "3", "--before", "40"], "log", {"n": 3, "before": 40}),
     (["patient", "cerebral", "--age-years", "9", "--days-since-implant", "0"], "patient",
      {"origin": "cerebral", "age_years": 9, "days_since_implant": 0, "starting_ng_per_day": None,
       "new_patient": False, "reason": None, "override": None}),

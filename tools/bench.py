@@ -32,8 +32,10 @@ import sys
 from benchboard import TEST_KIND, kinds_without_a_test, run_board, tests_for
 from benchplan import EXIT_FAIL, EXPECTED_PRIORITY, BenchError, judged, problems, unexpected
 from mpenv import ROOT
-from pumpctl import EXIT_USAGE, open_serial
+from pumpctl import EXIT_LINK, EXIT_USAGE, open_serial
+from pumplink import LinkError, NoAnswer, PumpRefused
 from scenario import normalise
+from sessionplot import entries_after, newest_seq, plot_session
 from sim import report, run_cpython, run_micropython
 
 from pump.alarms import KIND_NAMES  # noqa: E402 (sys.path set by the imports above)
@@ -130,6 +132,18 @@ def table(rows, columns):
     return "\n".join(lines)
 
 
+def _on_port(options, open_port, read):
+    """read(port) on a connection of its own (the session's is closed by then)."""
+    try:
+        port = open_port(options.port, options.baud)
+        try:
+            return read(port)
+        finally:
+            port.close()
+    except (LinkError, NoAnswer, PumpRefused, OSError) as exc:
+        raise BenchError("reading the event log for --plot: %s" % exc, EXIT_LINK)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -153,6 +167,8 @@ def build_parser():
     sim.add_argument("kinds", nargs="*", metavar="KIND", help="alarm kinds (default: all)")
     board.add_argument("kinds", nargs="*", metavar="TEST|KIND",
                        help="tests, or alarm kinds for all their tests (default: all)")
+    board.add_argument("--plot", metavar="OUT.png",
+                       help="draw the session from the pump's event log (tools/sessionplot.py)")
     for sub in (sim, board):
         sub.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -181,7 +197,11 @@ def main(argv=None, open_port=open_serial):
         columns, summary = SIM_COLUMNS, {"mode": "sim", "interpreter": options.interpreter}
     else:
         try:
+            seq = _on_port(options, open_port, lambda port: newest_seq(port, options.timeout)) if options.plot else 0
             rows = run_board(options, open_port, tests_for(options.kinds))
+            if options.plot:
+                entries = _on_port(options, open_port, lambda port: entries_after(port, options.timeout, seq))
+                plot_session(entries, rows, options.plot, "Bench session on %s" % options.port)
         except BenchError as exc:
             print("bench: %s" % exc.args[0], file=sys.stderr)
             return exc.args[1]

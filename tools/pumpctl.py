@@ -24,6 +24,7 @@ import sys
 
 import serial
 
+import logexport
 from pumplink import CounterFile, LinkError, NoAnswer, PumpLink, PumpRefused, needs_mac, read_key_file
 
 from pump.benchfaults import BENCH_FAULTS  # noqa: E402 (pumplink put the firmware on sys.path)
@@ -102,8 +103,10 @@ def build_parser():
 
     for name, help_text in READ_ONLY + NO_ARGUMENTS:
         command(name, help_text, name, lambda a: {})
-    command("log", "the newest event-log entries", "log",
-            lambda a: present(n=a.n)).add_argument("-n", type=int, help="how many (default 10)")
+    sub = command("log", "the newest event-log entries", "log", lambda a: present(n=a.n, before=a.before))
+    sub.add_argument("-n", type=int, help="how many (default 10)")
+    sub.add_argument("--before", type=int, metavar="SEQ", help="only entries older than this seq (the next page)")
+    sub.add_argument("--export", metavar="FILE.csv|FILE.json", help="the whole log, oldest first, into this file")
     sub = command("patient", "who the pump treats (the drug library's rules depend on it)", "patient",
                   lambda a: present(origin=a.origin, age_years=a.age_years, days_since_implant=a.days_since_implant,
                                     starting_mcg_per_day=a.starting_mcg_per_day, new_patient=a.new_patient,
@@ -249,6 +252,11 @@ def main(argv=None, open_port=open_serial):
     if needs_mac(options.wire) and not options.key_file:
         parser.error("%s changes the pump: give --key-file (or set PUMPCTL_KEY_FILE)" % options.command)
     problem = options.usage_problem(options)
+    if getattr(options, "export", None):
+        try:
+            logexport.export_format(options.export)
+        except logexport.ExportError as exc:
+            problem = str(exc)
     if problem:
         parser.error(problem)
     args = options.build(options)
@@ -259,7 +267,13 @@ def main(argv=None, open_port=open_serial):
     except LinkError as exc:
         return fail(exc, EXIT_LINK)
     try:
-        reply, raw = PumpLink(port, key, counter, options.timeout).request(options.wire, args)
+        link = PumpLink(port, key, counter, options.timeout)
+        if getattr(options, "export", None):
+            entries = logexport.fetch_all(lambda page: link.request("log", page)[0])
+            logexport.write(entries, options.export)
+            print("%d event-log entries written to %s" % (len(entries), options.export))
+            return EXIT_OK
+        reply, raw = link.request(options.wire, args)
     except PumpRefused as exc:
         if options.json:
             print(exc.raw)

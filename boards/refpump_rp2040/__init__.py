@@ -9,9 +9,6 @@ host tools read too, where there is no `machine` module.
 package so that the simulated board, which has no USB stack, can follow the
 same calls (boards/sim/console.py).
 """
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # for pyright: MicroPython has no typing module (annotations are strings)
-    from typing import NoReturn
 
 
 def kbd_intr(char):
@@ -24,7 +21,6 @@ def build():
     return build_board()
 
 
-def panic() -> "NoReturn":
+def panic():
     from .board import panic as board_panic
-    board_panic()
-    raise SystemExit  # not reached: board_panic() never returns
+    board_panic()  # returns only in service mode, to the REPL

@@ -194,7 +194,7 @@ class Board:
         return not (self.stepper.pending() or self.buzzer.playing or self.lamps.flashing)
 
 
-def panic() -> "NoReturn":
+def panic():
     """The board could not even be built: with the pins alone, light the red
     lamp and sound the buzzer steadily, deliver nothing, and keep the
     watchdog (which build() may have started) fed, so the failure is loud

@@ -1,4 +1,4 @@
-"""Reference board rev A: which GPIO does what (DESIGN.md section 2).
+"""Reference board rev A: which GPIO does what (docs/DESIGN.md, section 3).
 
 The only place a pin number is written. Drivers are handed pins and buses
 built from these; nothing in the pump logic or in hw/ names a pin.

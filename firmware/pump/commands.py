@@ -154,7 +154,7 @@ class Commands:
         """Newest first; a note (NOTE entries, logged after the entry they
         explain) is joined back into the entry it belongs to."""
         entries, note = [], []
-        for seq, t, code, a, b in self.ctl.log.newest(args["n"]):
+        for seq, t, code, a, b in self.ctl.log.newest(args["n"], args["before"]):
             if code == events.NOTE:
                 note.append((a, b))
                 continue

@@ -1,6 +1,6 @@
 """Drug library: the intrathecal-baclofen monograph's dose-error reduction rules, as data.
 
-Every row of DESIGN.md section 3 (USP "Baclofen (Intrathecal-Systemic)",
+Every row of the monograph table in docs/DESIGN.md, section 5 (USP "Baclofen (Intrathecal-Systemic)",
 Lioresal Intrathecal) is one entry of BACLOFEN_INTRATHECAL, with every limit in
 the pump's integer units: drug in ng (1 mcg = 1000 ng), concentration in ng/uL
 (numerically equal to mcg/mL), flow in nL/h, time in s or ms, temperature in

@@ -63,7 +63,8 @@ COMMANDS = {
     "prescription": (False, {}, None),
     "reservoir": (False, {}, None),
     "alarms": (False, {}, None),
-    "log": (False, {"n": (WHOLE, "n", 10, (1, 50))}, None),
+    # `before`: only entries older than this seq (paging through the whole log)
+    "log": (False, {"n": (WHOLE, "n", 10, (1, 50)), "before": (WHOLE, "before", None, (1, 0x3FFFFFFF))}, None),
     "version": (False, {}, None),
     # clinician's planning aids (pump.clinical): they propose, they change nothing
     "plan": (False, {

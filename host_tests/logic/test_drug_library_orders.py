@@ -122,6 +122,7 @@ def test_setting_the_clock_a_day_ahead_lets_no_second_increase_through():
     pump.at(1.3)
     assert refused(pump.program(30.25), "refused", "increase_too_soon_after_increase")
     pump.sim._power_cut(60_000)  # the offset is kept with the state
+    pump.at(1.32)  # the power is back and the pump has booted from flash
     assert refused(pump.program(30.25), "refused", "increase_too_soon_after_increase")
     pump.at(25.1)
     assert pump.program(30.25)["ok"]

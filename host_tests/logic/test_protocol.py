@@ -118,13 +118,19 @@ def test_every_read_only_command_reaches_the_handler_without_a_mac():
 def test_log_defaults_to_ten_entries():
     protocol, handler, _, _ = make()
     reply(protocol, body("log"))
-    assert handler.calls[0][1] == {"n": 10}
+    assert handler.calls[0][1] == {"n": 10, "before": None}
 
 
 def test_log_takes_a_count():
     protocol, handler, _, _ = make()
     reply(protocol, body("log", {"n": 3}))
-    assert handler.calls[0][1] == {"n": 3}
+    assert handler.calls[0][1] == {"n": 3, "before": None}
+
+
+def test_log_pages_back_from_a_seq():
+    protocol, handler, _, _ = make()
+    reply(protocol, body("log", {"n": 50, "before": 120}))
+    assert handler.calls[0][1] == {"n": 50, "before": 120}
 
 
 def test_trailing_carriage_return_is_ignored():

@@ -34,8 +34,7 @@ def occlusion_raised_s(hours, events):
     """When the occlusion alarm of this run is raised (run s): the detector
     decides, so the tests ask it rather than assume."""
     sim = Run(scenario(hours, steps=(("00:00", RATE_MCG_PER_H),), events=events))
-    sim.run()
-    return min(r for k, r, _a, _c, _p in sim.alarm_records.values() if k == 0)
+    return min(r for kind, _p, r, _a, _c in sim.run()["alarms"] if kind == "occlusion")
 
 
 def test_ack_while_the_line_is_still_occluded_does_not_leave_the_pump_stopped_and_silent():

@@ -13,6 +13,7 @@ physics at their own ms, and checked one by one against the ideal.
 import binascii
 import json
 import sys
+from array import array
 
 from boards.sim.board import SimBoard
 from hw.sim.dosecheck import DoseChecker, Ledger
@@ -31,7 +32,14 @@ HOST_KEY = b"simulated-device-key-not-secret!"  # 32 bytes; the sim's own board
 BOLUS_DEFAULT_S = COMMANDS["bolus"][1]["duration_s"][2]
 
 
+NOT_YET = -1  # an alarm time that has not happened
+RECORD = 5  # ints per alarm episode in Run.alarm_records
 LAMP_COLOURS = {alarms.LAMP_RED: "red", alarms.LAMP_YELLOW: "yellow", alarms.LAMP_GREEN: "green"}
+
+
+def accepted(reply):
+    """Whether a reply line says the pump did what was asked (None: no reply)."""
+    return reply is not None and json.loads(reply)["ok"]
 
 
 class ScenarioRefused(Exception):
@@ -54,8 +62,19 @@ class Run:
         self.ledger = Ledger()
         self.concentration = scenario["concentration_ng_per_ul"]  # of the drug in the reservoir
         self.start_s = scenario["start_day"] * 86_400 + scenario["start_ms"] // 1000
-        self.alarm_records = {}  # (kind, raised_s) -> [kind, raised, acknowledged, cleared]
-        self.alarm_order = []
+        # Every alarm episode seen, in order, as RECORD ints each: kind, raised,
+        # acknowledged, cleared (s since the start, NOT_YET when not so far),
+        # and the priority it was raised at.
+        # Flat and compact: a run with a thousand power cuts has a thousand
+        # restart alarms, and the MicroPython heap must not fragment on them.
+        self.alarm_records = array("i")
+        self.alarm_index = {}  # (kind, raised_s) -> record number, for the pump's recent history only
+        self.clock_epoch = None  # the pump clock's (day, ms) at run time 0: a set_clock moves it
+        self.off_until = None  # run ms the power comes back, while it is off
+        self.trace = None
+        if scenario.get("trace_ms"):
+            from hw.sim.trace import Trace  # only when asked: the plain run's heap stays as it was
+            self.trace = Trace(scenario["trace_ms"])
         self.bolus = None  # (start_t, end_t, lump, num) while a bolus is due
         self.restarts = 0
         self.starts = -1
@@ -67,6 +86,7 @@ class Run:
         self.wake_t = 0
         self.wakes = 0
         self.replies = []
+        self.sent = []  # (run ms, command name, reply line or None): every command a person sent
         self.mac = HmacSha256(HOST_KEY)
         self._boot()
         self._provision()
@@ -94,8 +114,12 @@ class Run:
         """A command signed and sent as the clinician programmer does; a
         bolus the pump accepts becomes part of what was asked, and of the
         ideal. Returns the reply line."""
+        if self.off_until is not None:  # no power: nothing answers
+            self.sent.append((self.time.t_ms, command["cmd"], None))
+            return None
         def on_reply(reply):
-            if command["cmd"] == "bolus" and reply is not None and json.loads(reply)["ok"]:
+            self.sent.append((self.time.t_ms, command["cmd"], reply))
+            if command["cmd"] == "bolus" and accepted(reply):
                 args = command["args"]
                 self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000)
         return self.line(self.sign(command), on_reply)
@@ -172,8 +196,17 @@ class Run:
             self.checker.pause()
             self.bolus = None
             return
-        if not self.checker.active or self.checker.den != ctl.seg_den or self.starts != ctl.starts:
+        epoch = self.time.day_ms(0)
+        if (not self.checker.active or self.checker.den != ctl.seg_den or self.starts != ctl.starts
+                or epoch != self.clock_epoch):
+            # a new start, concentration or clock: the pump starts its
+            # schedule afresh from what went out, and so does the ideal (a
+            # clock set: at the pass that reads the new clock, after the
+            # command's flash writes)
+            if self.clock_epoch is not None and epoch != self.clock_epoch:
+                t = self.read_t
             self.starts = ctl.starts
+            self.clock_epoch = epoch
             self.checker.reset(t, ctl.reservoir.concentration_ng_per_ul)
         bolus_num = 0
         if self.bolus is not None:
@@ -198,18 +231,22 @@ class Run:
         """Follow every alarm episode the pump's alarm manager keeps. Its
         history is in RAM and in the state record, so an alarm that could
         not be logged (a storage fault) is still seen, and one restored
-        after a restart is merged with what was seen before it."""
+        after a restart is merged with what was seen before it. The index
+        keeps only the episodes still in the pump's (bounded) history: an
+        episode gone from it cannot change any more."""
+        records, index = self.alarm_records, self.alarm_index
         start_s = self.start_s - self.ctl.clock_s(0)  # the run's start in the pump's time frame
         for episode in self.ctl.alarms.history:
             key = (episode.kind, episode.raised_s)
-            record = self.alarm_records.get(key)
-            if record is None:
-                record = self.alarm_records[key] = [episode.kind, episode.raised_s - start_s, None, None,
-                                                    episode.priority]
-                self.alarm_order.append(key)
+            at = index.get(key)
+            if at is None:
+                at = index[key] = len(records)
+                records.extend((episode.kind, episode.raised_s - start_s, NOT_YET, NOT_YET, episode.priority))
             for slot, value in ((2, episode.acknowledged_s), (3, episode.cleared_s)):
-                if value is not None and record[slot] is None:
-                    record[slot] = value - start_s
+                if value is not None and records[at + slot] == NOT_YET:
+                    records[at + slot] = value - start_s
+        if len(index) > 2 * len(self.ctl.alarms.history) + 8:
+            self.alarm_index = {(e.kind, e.raised_s): index[(e.kind, e.raised_s)] for e in self.ctl.alarms.history}
 
     # ------------------------------------------------------------ physics
     def _pass_time(self, ms):
@@ -232,6 +269,8 @@ class Run:
             moved = mech.to_patient_steps - before
             if moved:
                 self.ledger.deliver(tp, moved, self.concentration)
+            elif self.trace is not None and mech.trapped_steps:  # the pressure peaks between samples
+                self.trace.peak(mech.line_mpsi(tp))
         if self.checker.active:
             self.checker.at(t_next)
         self.time.t_ms = t_next
@@ -241,23 +280,31 @@ class Run:
         prescription = self.ctl.prescription if self.ctl is not None else None  # None: booting
         if prescription is None:
             return
-        start_ms = self.scenario["start_ms"]
         while t0 < t1:
-            ms_of_day = (start_ms + t0) % MS_PER_DAY
+            ms_of_day = self.time.day_ms(t0)[1]  # the schedule runs on the pump's clock, as set
             end = min(t1, t0 + prescription.next_change_ms(ms_of_day) - ms_of_day)
             self.ledger.program(t0, end, prescription.rate_at(ms_of_day), self.concentration)
             t0 = end
 
     # ------------------------------------------------------------- events
     def _power_cut(self, off_ms):
+        """The power dies now and comes back off_ms later (the pump boots
+        then), or never within the run. Events in between still happen to
+        the world; commands get no answer."""
         self.board.stepper.cancel()  # the driver dies with the MCU,
         self.board.buzzer.stop()  # and so do the buzzer and the lamps
         self.board.lamps.stop()
         self.checker.pause()  # not delivering while the power is off
         self.flash.restore_power()
-        self.restarts += 1
         if off_ms:
-            self._physics(self.time.t_ms + off_ms)
+            back = self.time.t_ms + off_ms
+            self.off_until = back if self.off_until is None else max(back, self.off_until)
+        elif self.off_until is None:
+            self._power_back()
+
+    def _power_back(self):
+        self.off_until = None
+        self.restarts += 1
         self.board.reboot()
         self._boot()
 
@@ -272,10 +319,10 @@ class Run:
         if do == "occlude":
             mech.occlude()
         elif do == "clear_occlusion":
-            mech.clear_occlusion()
-            self.ledger.deliver(self.time.t_ms, 0, self.concentration)
+            self.ledger.deliver(self.time.t_ms, mech.clear_occlusion(), self.concentration)
         elif do == "press":
-            self.board.press_ack()
+            if self.off_until is None:  # a press on a dead board is lost
+                self.board.press_ack()
         elif do == "stall":
             mech.stalled = True
         elif do == "unstall":
@@ -300,10 +347,20 @@ class Run:
             self.flash.wear_out()
 
     def _refill(self, event):
-        new_conc = event["concentration_ng_per_ul"]
-        self.board.mechanism.refill(event["add_nl"], new_conc != self.concentration)
-        self.concentration = new_conc
-        self.replies.append(self.command(event["command"]))
+        """The clinician fills through the port and records it. A refill the
+        pump refuses (or cannot answer: no power) is one the clinician does
+        not make, so the reservoir is as it was."""
+        mech, new_conc = self.board.mechanism, event["concentration_ng_per_ul"]
+        before = mech.reservoir_steps
+        mech.refill(event["add_nl"], new_conc != self.concentration)
+        reply = self.command(event["command"])
+        self.replies.append(reply)
+        if reply is None and self.off_until is None:
+            self.concentration = new_conc  # the power died mid-command: the drug is in
+        elif accepted(reply):
+            self.concentration = new_conc
+        else:
+            mech.reservoir_steps = before
 
     def advance_to(self, t_ms):
         """Let simulated time pass up to t_ms: the pump wakes when it asks
@@ -311,14 +368,37 @@ class Run:
         events_ = self.events
         while True:
             next_event = events_[self.next_event]["at_ms"] if self.next_event < len(events_) else t_ms
-            t_next = min(self.wake_t, next_event, t_ms)
+            wake = self.wake_t if self.off_until is None else self.off_until
+            t_next = min(wake, next_event, t_ms)
+            if self.trace is not None and self.trace.next_ms < t_next:
+                t_next = self.trace.next_ms  # a sample only: the pump sleeps on
+                self._physics(t_next)
+                self._sample()
+                continue
             self._physics(t_next)
+            if self.off_until is not None and t_next >= self.off_until:
+                self._power_back()
             while self.next_event < len(events_) and events_[self.next_event]["at_ms"] <= t_next:
                 self._event(events_[self.next_event])
                 self.next_event += 1
+            if self.trace is not None and self.trace.next_ms == t_next:
+                self._sample()
             if t_next >= t_ms:
                 return
-            self._advance()
+            if self.off_until is None:
+                self._advance()
+
+    def _sample(self):
+        """What the instruments read now (hw/sim/trace.py)."""
+        from hw.sim.trace import NO_VALUE
+        mech, ledger, t = self.board.mechanism, self.ledger, self.time.t_ms
+        powered = self.off_until is None
+        reservoir = self.ctl.reservoir
+        self.trace.record((
+            t, mech.plunger_steps, mech.to_patient_steps, ledger.total_programmed, ledger.total_delivered,
+            mech.reservoir_steps, reservoir.remaining_steps() if powered else NO_VALUE,
+            reservoir.low_threshold_steps if powered else NO_VALUE, self.trace.take_peak(mech.line_mpsi(t)),
+            self.checker.error_micro_steps(t) if self.checker.active else NO_VALUE))
 
     def run(self):
         self._advance()
@@ -328,6 +408,7 @@ class Run:
     # ------------------------------------------------------------- report
     def results(self):
         ctl, mech = self.ctl, self.board.mechanism
+        powered = self.off_until is None
         daily_ng = ctl.prescription.daily_ng() if ctl.prescription else 0
         lag, lead = self.checker.worst_micro_steps()
         return {
@@ -341,10 +422,10 @@ class Run:
             "worst_lead_micro_steps": lead,
             "true_reservoir_steps": mech.reservoir_steps,
             "estimated_reservoir_nl": ctl.reservoir.remaining_nl(),
-            "ms_to_empty": ctl.reservoir.ms_to_empty(daily_ng) if ctl.delivering else None,
+            "ms_to_empty": ctl.reservoir.ms_to_empty(daily_ng) if ctl.delivering and powered else None,
+            "powered_at_end": powered,
             "end_ms": self.time.t_ms,
-            "alarms": [[alarms.KIND_NAMES[k], alarms.PRIORITY_NAMES[p], r, a, c]
-                       for k, r, a, c, p in (self.alarm_records[key] for key in self.alarm_order)],
+            "alarms": self._alarms(),
             "flash_writes": self.flash.writes,
             "log_entries": ctl.log.count,
             "released_on_clear_steps": mech.released_on_clear_steps,
@@ -352,7 +433,19 @@ class Run:
             "annunciations": self._annunciations(),
             "wakes": self.wakes,
             "replies": [r.decode().strip() for r in self.replies if r is not None],
+            "commands": [[t, name, None if r is None else r.decode().strip()] for t, name, r in self.sent],
+            "trace": None if self.trace is None else self.trace.as_lists(),
         }
+
+    def _alarms(self):
+        """[kind, priority, raised_s, acknowledged_s, cleared_s] per episode, None for not yet."""
+        records = self.alarm_records
+        out = [None] * (len(records) // RECORD)  # one allocation, not a growing list
+        for i in range(len(out)):
+            at = RECORD * i
+            out[i] = [alarms.KIND_NAMES[records[at]], alarms.PRIORITY_NAMES[records[at + 4]]] + [
+                None if records[at + j] == NOT_YET else records[at + j] for j in (1, 2, 3)]
+        return out
 
 
     def _annunciations(self):
@@ -380,7 +473,8 @@ def main(path):
         results = Run(scenario).run()
     except ScenarioRefused as exc:
         results = {"refused": list(exc.args)}
-    print(json.dumps(results))
+    json.dump(results, sys.stdout)  # written as it goes: no one string of the whole report
+    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":
