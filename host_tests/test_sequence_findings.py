@@ -23,7 +23,6 @@ STILL_BROKEN = {
     "increase_after_clock_ahead.json": "day_rule.increase_after_increase",  # defect 8, drug-library
     "patient_resent_then_decrease.json": "soft_limit.no_reason",  # defect 5, drug-library
     "patient_resent_then_increase.json": "day_rule.increase_after_increase",  # defect 5, drug-library
-    "stall_ack_hides_the_stop.json": "silent_stop",  # F1, silent-stops
 }
 
 

@@ -266,10 +266,17 @@ class Run:
             self.flash.wear_out()
 
     def _refill(self, event):
+        """The clinician fills through the port and confirms on the pump; a
+        refill the pump refuses is drawn back out (left in, it would run at a
+        concentration the pump does not know)."""
+        mech, before = self.board.mechanism, (self.board.mechanism.reservoir_steps, self.concentration)
         new_conc = event["concentration_ng_per_ul"]
-        self.board.mechanism.refill(event["add_nl"], new_conc != self.concentration)
+        mech.refill(event["add_nl"], new_conc != self.concentration)
         self.concentration = new_conc
-        self.replies.append(self.command(event["command"]))
+        reply = self.command(event["command"])
+        self.replies.append(reply)
+        if reply is not None and not json.loads(reply)["ok"]:
+            mech.reservoir_steps, self.concentration = before
 
     def advance_to(self, t_ms):
         """Let simulated time pass up to t_ms: the pump wakes when it asks
