@@ -16,13 +16,8 @@ from seqcheck import Broken, CheckedRun
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOUND = os.path.join(ROOT, "tools", "scenarios", "sequences")
 STILL_BROKEN = {
-    "bolus_after_implant.json": "day_rule.bolus_after_implant",  # defect 10, drug-library
-    "bolus_then_clock_back.json": "over_delivery",  # F10 in the findings, real-chip
     "calibration_low.json": "reservoir",  # defect 14, real-chip
     "clock_forward_a_minute.json": "over_delivery",  # F4, real-chip
-    "increase_after_clock_ahead.json": "day_rule.increase_after_increase",  # defect 8, drug-library
-    "patient_resent_then_decrease.json": "soft_limit.no_reason",  # defect 5, drug-library
-    "patient_resent_then_increase.json": "day_rule.increase_after_increase",  # defect 5, drug-library
 }
 
 
