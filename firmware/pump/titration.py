@@ -302,6 +302,8 @@ def check_change(history, patient, new_daily_ng, now_s, kind=TITRATION):
     if old_ng is None:
         return []
     origin = rule_origin(patient)
+    if kind == RESTART and new_daily_ng <= old_ng:  # after a taper, whichever way it goes: else a way round the bands
+        return _restart(history, new_daily_ng)
     if new_daily_ng > old_ng:
         found = _increase_timing(history, now_s)
         if kind == TAPER:
