@@ -126,11 +126,25 @@ class Controller:
 
     def set_clock(self, new_s):
         """Set the wall clock (`new_s`: calendar seconds); steady_s does not
-        move: the jump is the same in the calendar and the pump's frame."""
+        move: the jump is the same in the calendar and the pump's frame.
+        A jump is not time the patient lived: the schedule restarts at the
+        new reading with the fraction of a step owed at the old one, so
+        nothing is caught up (a clock set ahead) or given again (set back),
+        and a bolus in flight keeps the time it had left."""
         now_s = self.now_s()
         old_s = self.clock_s(now_s)
+        old_day, old_ms = self.day, self.ms
+        owed = self._take_back() if self.delivering else 0
         self.board.clock.set(new_s // S_PER_DAY, new_s % S_PER_DAY * 1000)
+        self.day, self.ms = self.board.clock.now()
         self.clock_offset_s += new_s - old_s
+        if self.bolus_end is not None:
+            jump_ms = (self.day - old_day) * MS_PER_DAY + self.ms - old_ms
+            end_day, end_ms = self.bolus_end
+            days, end_ms = divmod(end_ms + jump_ms, MS_PER_DAY)
+            self.bolus_end = (end_day + days, end_ms)
+        if self.delivering:
+            self._start_segment(self.day, self.ms, owed)
         self.record(now_s, events.CLOCK_SET, old_s, new_s)
         self.save()
 
