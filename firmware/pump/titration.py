@@ -160,9 +160,12 @@ class TitrationHistory:
         return last[3] if last is not None and now_s - last[0] < _CLINICIAN["window_s"] else 0
 
     def boluses_in_window_ng(self, now_s):
-        """Bolus drug given (or being given) in the last 24 h, for the daily dose rows."""
+        """Bolus drug accepted in the last 24 h, for the daily dose rows: a
+        bolus cut short counts in full, since what it did not give may
+        still be given as its remainder (which finishes the same dose and
+        is not counted again) and part of it may sit in a blocked line."""
         window_s = _CLINICIAN["window_s"]
-        return sum(b[1] - b[3] for b in self.boluses if now_s - b[0] < window_s)
+        return sum(b[1] for b in self.boluses if now_s - b[0] < window_s)
 
     def to_record(self):
         return {"implant_s": self.implant_s, "initial_ng": self.initial_ng, "dose_ng": self.dose_ng,

@@ -90,11 +90,8 @@ OCCLUSION_DETECTION_STEPS = 57  # the detector's stated worst case (pump/occlusi
 # check listed here is still made, and counted in `skipped`, but does not
 # fail the run. The list only shrinks: an invariant is never weakened.
 PENDING = {
-    "reservoir": "defect 14: the calibration's tolerance (real-chip)",
-    "over_delivery": "a clock set under 70 s ahead is caught up at once (real-chip)",
     "silent_stop": "F15: a stuck pressure sensor is not flagged for 20 min after a reboot while the "
                    "pump pushes blind into a blocked line (bench-board's stuck rule, silent-stops)",
-    "hard_limit.bolus_day": "F16: does a bolus cut short count in full in the day's maximum? (lead to decide)",
 }
 
 
@@ -258,6 +255,7 @@ class Watcher:
         self.implant_t = None     # run ms of the implant
         self.increased_t = None
         self.bolus_times = []     # (run ms, ng, kind)
+        self.remainder_ng = 0     # the most a remainder may still give: the last bolus's dose, less remainders
         self.last_kind = None     # of the last accepted change
         self.taper = None         # (run ms, daily ng) where the drug holiday's taper began
         self.starting = None      # the post-implant starting dose on record (a restart's target)
@@ -477,6 +475,7 @@ class Watcher:
         if args.get("new_patient"):
             self.implant_t = self.increased_t = self.reference = self.starting = self.last_kind = None
             self.bolus_times = []
+            self.remainder_ng = 0
         if args.get("starting_mcg_per_day") is not None:
             self.starting = int(round(args["starting_mcg_per_day"] * NG_PER_MCG))
         if self.implant_t is None and days is not None:
@@ -541,9 +540,18 @@ class Watcher:
     def _accepted_bolus(self, args, answer):
         """Screening boluses (before the implant) are a day apart; any other
         bolus is an increase, and none comes in the first day after the
-        implant; every bolus counts in the day's hard maximum."""
+        implant; every bolus counts in full in the day's hard maximum. A
+        remainder is the rest of a bolus cut short, already counted in
+        full: it is not counted again, but all the remainders of a bolus
+        together are never more than that bolus."""
         ng = int(round(args["mcg"] * NG_PER_MCG))
         kind = args.get("kind", "clinician")
+        if kind == "remainder":
+            self._day_rule("day_rule.bolus_after_implant", self.implant_t, "a remainder after the implant")
+            self.remainder_ng -= ng
+            if self.remainder_ng < 0:
+                self._broken("hard_limit.bolus_day", "a remainder of %d ng is more than the bolus it finishes" % ng)
+            return
         if kind == "screening":
             screening = [t for t, _ng, k in self.bolus_times if k == "screening"]
             if screening:
@@ -560,6 +568,7 @@ class Watcher:
             self._broken("hard_limit.bolus_day", "a bolus of %d ng takes the day to %d ng" % (ng, total))
         self.bolus_times.append((self.t, ng, kind))
         self.boluses_ng += ng
+        self.remainder_ng = ng
 
     def _accepted_settings(self, args, answer):
         days = args.get("low_reservoir_days")
