@@ -97,6 +97,8 @@ class Controller:
         self.seg_carry = 0
         self.window_steps = 0  # what AUTH_WINDOW_MS of this segment can deliver
         StateCodec.restore(self, day, ms)
+        if self.alarms.condition_present(kinds.PRESSURE_SENSOR_FAULT):
+            self.monitor.sensor.carry_fault()
         self._annunciate(self.now_s())  # at once: a boot that crashes before its first wake-up still sounds
 
     # ---------------------------------------------------------------- time

@@ -90,8 +90,6 @@ OCCLUSION_DETECTION_STEPS = 57  # the detector's stated worst case (pump/occlusi
 # check listed here is still made, and counted in `skipped`, but does not
 # fail the run. The list only shrinks: an invariant is never weakened.
 PENDING = {
-    "silent_stop": "F15: a stuck pressure sensor is not flagged for 20 min after a reboot while the "
-                   "pump pushes blind into a blocked line (bench-board's stuck rule, silent-stops)",
 }
 
 
