@@ -186,9 +186,11 @@ class Sequence:
 
     def _wake_after_events(self):
         """Run.advance_to wakes the pump once after the events of one time,
-        before time moves on: so must a sequence, to be its own scenario."""
+        before time moves on, if it has power: so must a sequence, to be
+        its own scenario."""
         self.batch_t = None
-        self.run._advance()
+        if self.run.off_until is None:
+            self.run._advance()
         self.run.check_now()
 
     def _plain(self, do):

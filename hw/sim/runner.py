@@ -307,6 +307,7 @@ class Run:
         self.restarts += 1
         self.board.reboot()
         self._boot()
+        self.wake_t = self.time.t_ms  # its first pass comes at once (after the events of this time)
 
     def _crash(self):
         """The firmware raised out of its loop: as firmware/main.py does, the
