@@ -412,9 +412,10 @@ class Run:
 
     def _annunciations(self):
         """What the buzzer and the lamps played, each time it changed."""
-        buzzer = [[t_ms, _tone_name(tone)] for t_ms, tone in self.board.buzzer.played]
+        piezo, leds = self.board.buzzer, self.board.lamps
+        buzzer = [[t_ms, _tone_name(tone)] for t_ms, tone in map(piezo.played, range(len(piezo)))]
         lamps = [[t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] if lamp else [t_ms, "off", 0, 0]
-                 for t_ms, lamp in self.board.lamps.played]
+                 for t_ms, lamp in map(leds.played, range(len(leds)))]
         return {"buzzer": buzzer, "lamps": lamps}
 
 
