@@ -101,7 +101,11 @@ class RealTimeSimBoard(SimBoard):
 
     def sleep_until(self, ms_from_now):
         """Sleep in real time, waking early for a line on stdin. A bench
-        `restart` resets here, after its reply went out."""
+        `restart` resets here, after its reply went out; a bench `crash`
+        raises out of the loop, as a defect would, to main.py's last line
+        of defence."""
+        if self.reset_requested == "crash":
+            raise RuntimeError("bench crash")
         if self.reset_requested:
             self.reset()
         if ms_from_now > 0:

@@ -127,9 +127,13 @@ class Run:
         (a bolus, a stop) is scheduled and annunciated at once."""
         self._advance()
         reply = self.guarded(lambda: self.commands.handle_line(line, self.ctl.now_s()))
-        if self.board.reset_requested:  # a bench `restart`: the board resets once its reply is out
+        reset = self.board.reset_requested  # a bench `restart` or `crash`, once its reply is out
+        if reset:
             self.board.inject("clear")  # its RAM goes, the injected faults with it
-            self._power_cut(0)
+            if reset == "crash":
+                self._crash()
+            else:
+                self._power_cut(0)
         self._advance()  # the command may have changed what is due next
         return reply
 
