@@ -9,6 +9,8 @@ as fixed, toggling or write-only lines.
 """
 import json
 import os
+import signal
+import time
 
 os.environ["BLINKA_OS_AGNOSTIC"] = "1"  # before anything imports Blinka's `board`
 
@@ -279,6 +281,31 @@ done
 """
 
 
+def running_in(folder):
+    """Pids of the processes whose working folder is `folder`."""
+    pids = []
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and os.readlink("/proc/%s/cwd" % name) == str(folder):
+                pids.append(int(name))
+        except OSError:  # ended meanwhile, or not ours to read
+            pass
+    return pids
+
+
+def ended(folder, wait_s=5):
+    """The stand-in's processes (the shell and the firmware, which run in
+    its board folder) that outlived its pty by wait_s, each then killed by
+    its pid; [] when the pty's hang-up ended them all."""
+    deadline = time.monotonic() + wait_s
+    while running_in(folder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = running_in(folder)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
+
+
 @needs_socat
 def test_board_session_against_the_firmware_on_a_micropython_stand_in(tmp_path, key_file, monkeypatch, capsys):
     """firmware/main.py's loop under the unix port on the real-time simulated
@@ -293,17 +320,21 @@ def test_board_session_against_the_firmware_on_a_micropython_stand_in(tmp_path, 
     script = tmp_path / "supervised.sh"
     script.write_text(SUPERVISED % " ".join(mpenv.micropython_command("2M")
                                              + [os.path.join(mpenv.ROOT, "firmware", "main.py")]))
-    with behind_pty("sh " + str(script), str(tmp_path / "tty"), cwd=str(root)) as port:
-        link = ["--port", port, "--key-file", key_file, "--timeout", "10"]
-        for visit in (["patient", "spinal", "--age-years", "45", "--days-since-implant", "200"],
-                      ["refill", "--add-ml", "18", "--concentration", "500", "--confirm"],
-                      ["set-prescription", "00:00=25"]):
-            assert pumpctl.main(link + visit) == pumpctl.EXIT_OK, visit
-        capsys.readouterr()
-        code = bench.main(["board", *link, "--poll", "0.1", "--alarm-timeout", "60", "--json"])
-        rows = json.loads(capsys.readouterr().out)["kinds"]
-        assert pumpctl.main(link + ["--json", "status"]) == pumpctl.EXIT_OK
-        status = json.loads(capsys.readouterr().out)
+    try:
+        with behind_pty("sh " + str(script), str(tmp_path / "tty"), cwd=str(root)) as port:
+            link = ["--port", port, "--key-file", key_file, "--timeout", "10"]
+            for visit in (["patient", "spinal", "--age-years", "45", "--days-since-implant", "200"],
+                          ["refill", "--add-ml", "18", "--concentration", "500", "--confirm"],
+                          ["set-prescription", "00:00=25"]):
+                assert pumpctl.main(link + visit) == pumpctl.EXIT_OK, visit
+            capsys.readouterr()
+            code = bench.main(["board", *link, "--poll", "0.1", "--alarm-timeout", "60", "--json"])
+            rows = json.loads(capsys.readouterr().out)["kinds"]
+            assert pumpctl.main(link + ["--json", "status"]) == pumpctl.EXIT_OK
+            status = json.loads(capsys.readouterr().out)
+    finally:
+        left = ended(root)
+    assert left == [], "the stand-in outlived its pty: %s" % left
     assert code == 0, [(r["test"], r["problems"], r["note"]) for r in rows if r["result"] != "PASS"]
     assert [r["test"] for r in rows] == [name for name, _kind, _command, _args in benchboard.TESTS]
     assert {r["kind"] for r in rows} == set(KIND_NAMES)
