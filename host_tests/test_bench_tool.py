@@ -224,10 +224,10 @@ def test_a_kind_with_several_tests_runs_each_of_them(key_file, capsys):
 
 def test_each_injection_is_logged_with_its_value(key_file, capsys):
     pump = SimulatedPump()
-    on_board(pump, key_file, "low_battery", "temperature")
+    on_board(pump, key_file, "low_battery", "temperature", "missed_delivery")
     entries = [(e[2], e[3], e[4]) for e in pump.run.ctl.log.newest(50)]
     faults = [events.describe(code, a, b) for code, a, b in entries if code == events.BENCH_FAULT]
-    assert faults == ["clear", "temperature 35000 mc", "clear", "low_battery 3200 mv"]
+    assert faults == ["clear", "outage 720 min", "clear", "temperature 35000 mc", "clear", "low_battery 3200 mv"]
 
 
 def test_without_the_jumper_only_the_tests_that_need_none_run(key_file, capsys):
