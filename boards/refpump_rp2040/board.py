@@ -114,8 +114,9 @@ class Board:
         the transducer (hw/pressure.py; a blocked line rises by
         config.BENCH_LINE_MPSI_PER_UL per uL pushed), DIAG, the end-of-travel
         switch, VSYS (`value` mV), the die temperature (`value` milli-degC),
-        a DS3231 that stops answering, a flash write that fails, a reset as
-        after a crash (once the reply is out). `clear` ends them all."""
+        a DS3231 that stops answering, a flash write that fails, and once
+        the reply is out a reset (`restart`) or a crash: an exception out of
+        the loop, which main.py logs and resets on. `clear` ends them all."""
         rise_x1000 = config.BENCH_LINE_MPSI_PER_UL * 1_000_000 // self.calibration["steps_per_ml"]
         self.pressure.inject(fault, value, self.stepper, rise_x1000)
         self.stepper.forced_stall = fault == "stall"
@@ -124,7 +125,7 @@ class Board:
         self._forced_temperature_mc = value if fault == "temperature" else None
         _BenchRTC.silent = fault == "clock"
         self.fs.refuse_writes(1 if fault == "storage" else 0)
-        self._reset_pending = fault == "restart"
+        self._reset_pending = fault if fault in ("restart", "crash") else None
 
     def end_of_travel(self):
         return self._forced_empty or self._end_switch.active()
@@ -156,8 +157,10 @@ class Board:
         runs in the background: it stops the PIO that times the steps and the
         PWM that sounds the buzzer.
         """
-        if self._reset_pending:  # the bench `restart`: its reply is out by now
+        if self._reset_pending:  # the bench `restart` or `crash`: its reply is out by now
             time.sleep_ms(_REPLY_DRAIN_MS)
+            if self._reset_pending == "crash":
+                raise RuntimeError("bench crash")
             reset()
         left_ms = ms_from_now
         while left_ms > 0:

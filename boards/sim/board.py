@@ -52,7 +52,7 @@ class SimBoard:
         self.supply = 5000  # mV on VSYS (USB)
         self.temperature = 25_000  # milli-degC
         self.ack_latched = False
-        self.reset_requested = False  # the bench `restart`, for the shell to carry out
+        self.reset_requested = None  # the bench `restart` or `crash`, for the shell to carry out
         self._bench = None  # (fault, supply, temperature) while a bench fault is injected
 
     def reboot(self):
@@ -103,8 +103,9 @@ class SimBoard:
         stall also stops the simulated plunger (a jam, as DIAG would report
         it); an occlusion blocks the simulated catheter, whose pressure then
         rises with the volume pushed, with the sensor's noise, and clearing
-        it releases what is still trapped. A restart is requested of the
-        shell (reset_requested), once the reply is out."""
+        it releases what is still trapped. A restart, or a crash (an
+        exception out of the loop, logged by main.py before its reset), is
+        requested of the shell (reset_requested), once the reply is out."""
         mech = self.mechanism
         if self._bench is not None:  # undo the fault before
             before, self.supply, self.temperature = self._bench
@@ -117,7 +118,7 @@ class SimBoard:
         mech.forced_mpsi = value if fault == "pressure" else None
         mech.stalled = fault == "stall"
         mech.forced_empty = fault == "empty"
-        self.reset_requested = fault == "restart"
+        self.reset_requested = fault if fault in ("restart", "crash") else None
         if fault == "clear":
             return
         self._bench = (fault, self.supply, self.temperature)

@@ -113,7 +113,11 @@ class RealTimeSimBoard(SimBoard):
         """Sleep in real time as the reference board does: in slices the
         watchdog allows, fed between them (a board wake-up without a
         controller pass), waking early for a line on stdin. A bench
-        `restart` resets here, after its reply went out."""
+        `restart` resets here, after its reply went out; a bench `crash`
+        raises out of the loop, as a defect would, to main.py's last line
+        of defence."""
+        if self.reset_requested == "crash":
+            raise RuntimeError("bench crash")
         if self.reset_requested:
             self.reset()
         left = ms_from_now

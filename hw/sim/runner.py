@@ -135,9 +135,13 @@ class Run:
         reply = self.guarded(lambda: self.commands.handle_line(line, self.ctl.now_s()))
         if on_reply is not None:
             on_reply(reply)
-        if self.board.reset_requested:  # a bench `restart`: the board resets once its reply is out
+        reset = self.board.reset_requested  # a bench `restart` or `crash`, once its reply is out
+        if reset:
             self.board.inject("clear")  # its RAM goes, the injected faults with it
-            self._power_cut(0)
+            if reset == "crash":
+                self._crash()
+            else:
+                self._power_cut(0)
             acted_t = None
         self._advance(acted_t)  # the command may have changed what is due next (the hold ends there)
         return reply
@@ -451,9 +455,10 @@ class Run:
 
     def _annunciations(self):
         """What the buzzer and the lamps played, each time it changed."""
-        buzzer = [[t_ms, _tone_name(tone)] for t_ms, tone in self.board.buzzer.played]
+        piezo, leds = self.board.buzzer, self.board.lamps
+        buzzer = [[t_ms, _tone_name(tone)] for t_ms, tone in map(piezo.played, range(len(piezo)))]
         lamps = [[t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] if lamp else [t_ms, "off", 0, 0]
-                 for t_ms, lamp in self.board.lamps.played]
+                 for t_ms, lamp in map(leds.played, range(len(leds)))]
         return {"buzzer": buzzer, "lamps": lamps}
 
 
