@@ -3,6 +3,8 @@
     --json                        the JSON report (README, "Simulation"), alone on stdout
     --interpreter micropython     run the pump (and the simulated board) in the
                                   MicroPython unix port instead of this CPython
+    --card [--card-png FILE]      then print the refill-visit card at the end of
+                                  the run (and write it as a one-page PNG)
 
 The scenario is checked and normalised to integers here; hw/sim/runner.py
 runs it and returns integers; the report is rendered here from them. So the
@@ -18,6 +20,7 @@ import sys
 import tempfile
 import textwrap
 
+import card
 from mpenv import ROOT, build_mpy, micropython_command, micropython_env
 from scenario import EPOCH, ScenarioError, normalise
 
@@ -129,11 +132,16 @@ def main(argv=None):
     parser.add_argument("scenario")
     parser.add_argument("--json", action="store_true", help="print the JSON report only")
     parser.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython")
+    parser.add_argument("--card", action="store_true", help="print the refill-visit card at the end of the run")
+    parser.add_argument("--card-png", metavar="FILE", help="and write it as a one-page PNG")
     args = parser.parse_args(argv)
+    if args.card_png and not args.card:
+        parser.error("--card-png goes with --card")
     try:
         with open(args.scenario) as f:
             raw = json.load(f, parse_constant=_refuse_constant)
         scenario = normalise(raw)
+        scenario["card"] = args.card
         results = run_micropython(scenario) if args.interpreter == "micropython" else run_cpython(scenario)
     except OSError as exc:
         print("%s: %s" % (args.scenario, exc.strerror), file=sys.stderr)
@@ -144,6 +152,21 @@ def main(argv=None):
     rep = report(scenario, results)
     print(json.dumps(rep, indent=2) if args.json else
           summary(rep, os.path.basename(args.scenario), raw.get("description")))
+    if args.card:
+        return print_card(json.loads(results["card"]), args.card_png)
+    return 0
+
+
+def print_card(reply, png_path):
+    """The card the pump gives at the end of the run: its text, and the PNG."""
+    print()
+    print(card.text(reply))
+    if png_path:
+        try:
+            card.png(reply, png_path)
+        except OSError as exc:
+            print("%s: %s" % (png_path, exc.strerror), file=sys.stderr)
+            return 2
     return 0
 
 

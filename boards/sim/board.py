@@ -39,6 +39,7 @@ class SimBoard:
         self.supply = 5000  # mV on VSYS (USB)
         self.temperature = 25_000  # milli-degC
         self.ack_latched = False
+        self.serial_number = "SIM-%06d" % seed  # a simulated pump's serial, on its refill card
 
     def end_of_travel(self):
         return self.mechanism.end_of_travel()

@@ -18,6 +18,7 @@ from boards.sim.board import SimBoard
 from hw.flashfs import FlashFS
 from hw.sim.devices import SimClock, SimStepper
 from hw.usb_serial import LineChannel
+from pump.protocol import MAX_LINE_BYTES
 
 CONFIG_PATH = "sim.json"
 KEY_PATH = "device.key"
@@ -57,7 +58,7 @@ class RealTimeSimBoard(SimBoard):
         self.started = time.ticks_ms()
         self.clock = RealTimeClock(self)
         self.stepper = RealTimeStepper(self)
-        self.serial = LineChannel(sys.stdin.buffer, sys.stdout.buffer, select.poll(), select.POLLIN)
+        self.serial = LineChannel(sys.stdin.buffer, sys.stdout.buffer, select.poll(), select.POLLIN, MAX_LINE_BYTES)
         self._stdin = select.poll()
         self._stdin.register(sys.stdin, select.POLLIN)
         self.device_key = _read_key(KEY_PATH)

@@ -152,10 +152,10 @@ class Controller:
         den = segment_den(self.reservoir.concentration_ng_per_ul or 1)
         if den != self.seg_den:  # a new concentration: re-express the owed fraction
             carry = carry * den // self.seg_den
-        end_ms = self.prescription.next_change_ms(ms) if self.prescription else MS_PER_DAY
+        end_ms = self.prescription.next_change_ms(day, ms) if self.prescription else MS_PER_DAY
         num = 0
         if self.delivering:
-            num = segment_num(self.prescription.rate_at(ms), self.steps_per_ml)
+            num = segment_num(self.prescription.rate_at(day, ms), self.steps_per_ml)
         if self.bolus_end is not None:
             end_day, bolus_end_ms = self.bolus_end
             if end_day == day and bolus_end_ms <= end_ms:

@@ -38,7 +38,7 @@ from pump.hmac256 import DIGEST_BYTES, HmacSha256, digests_equal
 from pump.schema import AUTH_COMMAND, COMMANDS, CommandError, convert_fields, is_int, safe_word
 
 PROTOCOL_VERSION = const(1)
-MAX_LINE_BYTES = const(512)
+MAX_LINE_BYTES = const(6144)  # the longest command: a weekly set_prescription, 7 x 13 steps
 MAC_HEX_CHARS = const(64)
 MAX_COUNTER = const(0x3FFFFFFF)  # a small int on the RP2040; a billion commands
 MAX_FAILURES = const(5)

@@ -8,7 +8,9 @@ the protocol trusts what it gets, and a reader sees every argument in one
 place. The limits are what the pump can represent and the mechanism can do,
 not clinical limits: those belong to the drug library.
 """
-from pump.units import NG_PER_MCG, NL_PER_ML, hhmm_to_ms, iso_to_clock_s, mcg_to_ng, ml_to_nl, to_int_units
+from pump.prescription import MAX_STEPS_PER_DAY
+from pump.units import (NG_PER_MCG, NL_PER_ML, WEEKDAY_NAMES, hhmm_to_ms, iso_to_clock_s, mcg_to_ng, ml_to_nl,
+                        to_int_units)
 
 BAD_ARGS = "bad_args"
 AUTH_COMMAND = "auth"  # answered by the protocol itself: counter, lockout, bench jumper
@@ -23,6 +25,7 @@ TEXT = "text"      # a reason for the event log: printable, limits are lengths
 FLAG = "flag"      # true or false
 CHOICE = "choice"  # one of the words in limits
 STEPS = "steps"    # a list of STEP_FIELDS objects -> sorted ((start_ms, ng_per_h), ...)
+WEEK = "week"      # {"mon": STEPS, ..., "sun": STEPS}, every day given -> seven STEPS, Monday first
 
 REQUIRED = "required"  # default for an argument that must be given
 _SCALE = {MCG: NG_PER_MCG, ML: NL_PER_ML, WHOLE: 1}
@@ -42,6 +45,11 @@ def _check_bench(args):
         raise CommandError(BAD_ARGS, "mpsi is required with fault pressure, and only with it")
 
 
+def _check_program(args):
+    if (args["steps"] is None) == (args["week"] is None):
+        raise CommandError(BAD_ARGS, "give steps (a daily schedule) or week (one per weekday), not both")
+
+
 def _check_settings(args):
     if args["low_reservoir_nl"] is None and args["low_reservoir_days"] is None:
         raise CommandError(BAD_ARGS, "give low_reservoir_ml, low_reservoir_days or both")
@@ -56,14 +64,16 @@ COMMANDS = {
     "alarms": (False, {}, None),
     "log": (False, {"n": (WHOLE, "n", 10, (1, 50))}, None),
     "version": (False, {}, None),
+    "card": (False, {}, None),  # the refill-visit card (pump.card)
     # clinician's planning aids (pump.clinical): they propose, they change nothing
     "plan": (False, {
-        "what": (CHOICE, "what", REQUIRED, ("starting_dose", "taper", "flex_preview", "csf_curve")),
+        "what": (CHOICE, "what", REQUIRED, ("starting_dose", "taper", "flex_preview", "flex_week_preview", "csf_curve")),
         "screening_mcg": (MCG, "screening_ng", None, (1, 100 * NG_PER_MCG)),
         "effect_h": (WHOLE, "effect_h", None, (0, 48)),
         "days": (WHOLE, "days", None, (1, 60)),
         "hours": (WHOLE, "hours", None, (1, 96)),
-        "effects": (STEPS, "effects", None, (1, 10)),
+        "effects": (STEPS, "effects", None, (1, MAX_STEPS_PER_DAY)),
+        "week_effects": (WEEK, "week_effects", None, (1, MAX_STEPS_PER_DAY)),
     }, None),
     "patient": (True, {
         "origin": (CHOICE, "origin", REQUIRED, ("spinal", "cerebral")),
@@ -71,12 +81,13 @@ COMMANDS = {
         "days_since_implant": (WHOLE, "days_since_implant", REQUIRED, (0, 36500)),
     }, None),
     "set_prescription": (True, {
-        # a flex day needs a few steps; ten is plenty and still fits in a line
-        "steps": (STEPS, "steps", REQUIRED, (1, 10)),
+        # a flex day of an implanted pump: up to 13 steps; a week, 13 a day
+        "steps": (STEPS, "steps", None, (1, MAX_STEPS_PER_DAY)),
+        "week": (WEEK, "week", None, (1, MAX_STEPS_PER_DAY)),
         "kind": (CHOICE, "kind", None, ("titration", "refill", "taper", "restart")),  # titration.KINDS
         "dilution": (FLAG, "dilution", False, None),
         "override": (TEXT, "override", None, (1, 120)),
-    }, None),
+    }, _check_program),
     "refill": (True, {
         "add_ml": (ML, "add_nl", REQUIRED, (1, 50 * NL_PER_ML)),
         "concentration_mcg_per_ml": (MCG, "concentration_ng_per_ml", REQUIRED, (1, 2000 * NG_PER_MCG)),
@@ -173,6 +184,8 @@ def _convert_value(kind, value, limits, name):
             if isinstance(value, str) and value in limits:
                 return value
             raise CommandError(BAD_ARGS, "%s: expected one of %s" % (name, ", ".join(limits)))
+        elif kind == WEEK:
+            return _week(value, limits, name)
         else:  # STEPS
             return _steps(value, limits, name)
     except (ValueError, OverflowError) as exc:  # UnitError; NaN and infinity from a float
@@ -211,3 +224,9 @@ def _steps(value, limits, name):
         starts.add(step["start_ms"])
         steps.append((step["start_ms"], step["ng_per_h"]))
     return tuple(sorted(steps))
+
+
+def _week(value, limits, name):
+    if not isinstance(value, dict) or sorted(value) != sorted(WEEKDAY_NAMES):
+        raise CommandError(BAD_ARGS, "%s: expected an object with the days %s" % (name, ", ".join(WEEKDAY_NAMES)))
+    return tuple(_steps(value[day], limits, "%s.%s" % (name, day)) for day in WEEKDAY_NAMES)

@@ -38,7 +38,7 @@ class StateCodec:
     @staticmethod
     def encode(ctl):
         record = {
-            "rx": [list(step) for step in ctl.prescription.steps] if ctl.prescription else None,
+            "rx": ctl.prescription.to_record() if ctl.prescription else None,
             "pt": ctl.patient,
             "res": ctl.reservoir.to_record(),
             "set": ctl.settings,
@@ -81,7 +81,7 @@ class StateCodec:
 
     @staticmethod
     def _apply(ctl, record):
-        ctl.prescription = Prescription(record["rx"]) if record["rx"] else None
+        ctl.prescription = Prescription.from_record(record["rx"]) if record["rx"] else None
         ctl.patient = record["pt"]
         ctl.reservoir.restore(record["res"])
         ctl.settings = record["set"]

@@ -19,6 +19,7 @@ from hw.sim.dosecheck import DoseChecker, Ledger
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS
 from pump import alarms
+from pump.card import ms_until_steps_out
 from pump.commands import Commands
 from pump.controller import Controller
 from pump.delivery import bolus_plan
@@ -160,7 +161,7 @@ class Run:
                 self.bolus = None
             else:
                 bolus_num = num
-        self.checker.set_rate(t, ctl.prescription.rate_at(self.time.day_ms()[1]), bolus_num)
+        self.checker.set_rate(t, ctl.prescription.rate_at(*self.time.day_ms()), bolus_num)
 
     def _read_alarms(self):
         """Follow every alarm episode the pump's alarm manager keeps. Its
@@ -202,11 +203,12 @@ class Run:
         prescription = self.ctl.prescription
         if prescription is None:
             return
-        start_ms = self.scenario["start_ms"]
+        start_day, start_ms = self.scenario["start_day"], self.scenario["start_ms"]
         while t0 < t1:
-            ms_of_day = (start_ms + t0) % MS_PER_DAY
-            end = min(t1, t0 + prescription.next_change_ms(ms_of_day) - ms_of_day)
-            self.ledger.program(t0, end, prescription.rate_at(ms_of_day), self.concentration)
+            day, ms_of_day = divmod(start_ms + t0, MS_PER_DAY)
+            day += start_day
+            end = min(t1, t0 + prescription.next_change_ms(day, ms_of_day) - ms_of_day)
+            self.ledger.program(t0, end, prescription.rate_at(day, ms_of_day), self.concentration)
             t0 = end
 
     # ------------------------------------------------------------- events
@@ -278,7 +280,6 @@ class Run:
     # ------------------------------------------------------------- report
     def results(self):
         ctl, mech = self.ctl, self.board.mechanism
-        daily_ng = ctl.prescription.daily_ng() if ctl.prescription else 0
         lag, lead = self.checker.worst_micro_steps()
         return {
             "steps_per_ml": self.steps_per_ml,
@@ -291,7 +292,7 @@ class Run:
             "worst_lead_micro_steps": lead,
             "true_reservoir_steps": mech.reservoir_steps,
             "estimated_reservoir_nl": ctl.reservoir.remaining_nl(),
-            "ms_to_empty": ctl.reservoir.ms_to_empty(daily_ng) if ctl.delivering else None,
+            "ms_to_empty": self._ms_to_empty(),
             "end_ms": self.time.t_ms,
             "alarms": [[alarms.KIND_NAMES[k], alarms.PRIORITY_NAMES[p], r, a, c]
                        for k, r, a, c, p in (self.alarm_records[key] for key in self.alarm_order)],
@@ -302,8 +303,20 @@ class Run:
             "annunciations": self._annunciations(),
             "wakes": self.wakes,
             "replies": [r.decode().strip() for r in self.replies if r is not None],
+            # the refill-visit card at the end of the run, when the scenario asks (tools/sim.py --card)
+            "card": self.commands.handle_line(b'{"cmd": "card"}', ctl.now_s()).decode().strip()
+            if self.scenario.get("card") else None,
         }
 
+
+    def _ms_to_empty(self):
+        """ms from the end of the run until the pump's estimate runs dry, as
+        the pump projects it from its last wake-up (pump.card), or None."""
+        ctl = self.ctl
+        to_empty = ms_until_steps_out(ctl, max(ctl.reservoir.remaining_steps(), 0))
+        if to_empty is None:
+            return None
+        return to_empty + self.time.run_ms(ctl.day, ctl.ms) - self.time.t_ms
 
     def _annunciations(self):
         """What the buzzer and the lamps played, each time it changed."""
