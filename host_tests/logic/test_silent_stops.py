@@ -15,15 +15,15 @@ def silent_minutes(hours, **options):
     """(Run, [run minutes at which the pump was stopped and unheard])."""
     sim = Run(scenario(hours, steps=(("00:00", RATE_MCG_PER_H),), **options))
     sim._advance()
-    delivered = [sim.board.mechanism.to_patient_steps]  # per minute of the run
+    delivered = [sim.board.mechanism.to_patient_steps] * 11  # the last 11 minutes, by minute % 11
     silent = []
     for minute in range(1, hours * 60 + 1):
         t_ms = minute * MINUTE_MS
         sim.advance_to(t_ms)
-        delivered.append(sim.board.mechanism.to_patient_steps)
+        delivered[minute % 11] = sim.board.mechanism.to_patient_steps
         if minute < 10:
             continue
-        starved = 2 * (delivered[minute] - delivered[minute - 10]) * 6 < STEPS_PER_H
+        starved = 2 * (delivered[minute % 11] - delivered[(minute - 10) % 11]) * 6 < STEPS_PER_H
         heard_ms = sim.board.buzzer.last_sounded_ms(t_ms)
         if starved and (heard_ms is None or t_ms - heard_ms > 15 * MINUTE_MS):
             silent.append(minute)
