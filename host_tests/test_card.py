@@ -59,7 +59,10 @@ def test_a_stopped_pump_projects_nothing():
     run.run()
     card = json.loads(run.line(b'{"cmd": "card"}'))
     assert card["state"] == "stopped" and card["empty_at"] is card["low_alarm_at"] is card["refill_by"] is None
-    assert "Empty          - (the pump is stopped: no projection)" in sim.card.text(card)
+    assert card["stop"] == "programmed" and card["stopped_minutes"] == 60 and card["not_delivered_mcg"] == 30
+    lines = sim.card.text(card).splitlines()
+    assert "Empty          - (the pump is stopped: no projection)" in lines
+    assert "Stopped        since Mon 2026-03-02 09:00 (programmed), 30 mcg not delivered" in lines
 
 
 def test_sim_prints_the_card_of_a_real_scenario_and_writes_it_as_a_page(tmp_path, capsys):

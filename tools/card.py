@@ -43,7 +43,11 @@ def program_lines(card):
 def date_lines(card):
     if card["empty_at"] is None:
         why = "not programmed" if card["state"] == "not programmed" else "stopped"
-        return ["Empty          - (the pump is %s: no projection)" % why]
+        lines = ["Empty          - (the pump is %s: no projection)" % why]
+        if card.get("stopped_since"):
+            lines.append("Stopped        since %s (%s), %s mcg not delivered"
+                         % (when(card["stopped_since"]), card["stop"], mcg(card["not_delivered_mcg"])))
+        return lines
     low_now = card["low_alarm_at"] <= card["time"]  # ISO times of one clock compare as text
     passed = card["refill_by"] < card["time"]
     return ["Empty          %s (projected)" % when(card["empty_at"]),

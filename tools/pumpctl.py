@@ -124,11 +124,16 @@ def weekly_problem(options):
         return "give the daily steps or --day, not both"
     if not options.day and not options.steps:
         return "give the daily steps (HH:MM=MCG_PER_H ...) or a week (--day DAYS HH:MM=MCG_PER_H ...)"
+    return week_problem(options.day, "--day")
+
+
+def week_problem(day_options, option):
+    """What is wrong with the week given as `option` (None: it was not given, or is right)."""
     try:
-        if options.day:
-            week(options.day)
+        if day_options:
+            week(day_options)
     except ValueError as exc:
-        return "--day " + str(exc)
+        return "%s %s" % (option, exc)
     return None
 
 
@@ -231,12 +236,7 @@ def missing_plan_options(options):
                if getattr(options, option[2:].replace("-", "_")) is None]
     if missing:
         return "plan %s needs %s" % (options.what, " and ".join(missing))
-    try:
-        if options.week_effects:
-            week(options.week_effects)
-    except ValueError as exc:
-        return "--week-effects " + str(exc)
-    return None
+    return week_problem(options.week_effects, "--week-effects")
 
 
 def show_card(reply, options):
@@ -264,7 +264,8 @@ def text_of(value):
 
 
 # MicroPython's json writes a dict's keys in hash order: show the telling ones first.
-FIRST = ("time", "seq", "event", "detail", "note", "kind", "priority", "state", "delivering", "stopped_for", "rate_mcg_per_h",
+FIRST = ("time", "seq", "event", "detail", "note", "kind", "priority", "state", "delivering", "stopped_for", "stop", "stopped_since",
+         "stopped_minutes", "not_delivered_mcg", "rate_mcg_per_h",
          "daily_mcg", "remaining_ml", "alarms", "active", "verdict", "start", "for_effect_at", "day", "hour")
 
 

@@ -13,12 +13,17 @@ each day in mcg/day), the volume left, and three dates:
 - refill by: the empty date minus the alarm's lead in days, the latest
   visit that keeps the lead the clinician chose.
 
+A stopped pump projects nothing; its card says since when it is stopped,
+whether by the clinician or a fault, and the dose not delivered since
+(pump.stopped).
+
 Projections walk the schedule from now (Prescription.ms_to_deliver), with
 its weekdays; a bolus under way is not counted (it only brings the dates
 forward by its own size). They use big integers: a read-only command, not
 the wake path. A pump that is not delivering projects nothing.
 """
 from pump.druglib import DRUG_NAME
+from pump.stopped import stop_report
 from pump.units import MS_PER_HOUR, NL_PER_ML, NG_PER_MCG, S_PER_DAY, WEEKDAY_NAMES, clock_s_to_iso, ms_to_hhmm
 
 
@@ -78,4 +83,5 @@ def card(ctl, firmware_version):
         names = WEEKDAY_NAMES if rx.weekly else ("every day",)
         facts["days"] = [_day(names[i], rx.days[i], doses[i]) for i in range(len(rx.days))]
         facts["week_mcg"] = _mcg(rx.week_ng())
+    facts.update(stop_report(ctl))
     return facts

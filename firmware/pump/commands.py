@@ -7,7 +7,7 @@ history, so every way of programming the pump (serial, scenario, bench)
 meets the same rules. A refusal raises CommandError listing every rule
 broken; nothing changes on a refusal.
 """
-from pump import alarms, card, clinical, druglib, events, titration
+from pump import alarms, card, clinical, druglib, events, stopped, titration
 from pump.prescription import Prescription
 from pump.protocol import Protocol
 from pump.schema import CommandError, needs_mac
@@ -105,13 +105,15 @@ class Commands:
         ctl = self.ctl
         rx = ctl.prescription
         state = "not programmed" if rx is None else ("delivering" if ctl.delivering else "stopped")
-        return {"state": state, "delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask),
-                "rate_mcg_per_h": _mcg(rx.rate_at(ctl.day, ctl.ms)) if rx else 0,
-                "daily_mcg": _mcg(rx.dose_on_ng(ctl.day)) if rx else 0,  # today's
-                "remaining_ml": _ml(ctl.reservoir.remaining_nl()),
-                "alarms": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if ctl.alarms.active(k)],
-                "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
-                "time": clock_s_to_iso(now_s)}
+        reply = {"state": state, "delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask),
+                 "rate_mcg_per_h": _mcg(rx.rate_at(ctl.day, ctl.ms)) if rx else 0,
+                 "daily_mcg": _mcg(rx.dose_on_ng(ctl.day)) if rx else 0,  # today's
+                 "remaining_ml": _ml(ctl.reservoir.remaining_nl()),
+                 "alarms": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if ctl.alarms.active(k)],
+                 "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
+                 "time": clock_s_to_iso(now_s)}
+        reply.update(stopped.stop_report(ctl))
+        return reply
 
     def _prescription(self, args, now_s):
         rx = self.ctl.prescription

@@ -70,6 +70,7 @@ class Controller:
         self.settings = {"low_nl": 2_000_000, "low_days": 7}
         self.history = None  # titration history, owned by pump.titration
         self.stop_mask = 0
+        self.stopped_since = None  # (day, ms) delivery stopped, kept while any stop reason holds
         self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
         self.alarms_changed = False
         self.authorized_steps = 0
@@ -320,11 +321,15 @@ class Controller:
         only by an occlusion that has gone waits for nothing but an ACK: an
         acknowledged delivery_stopped sounds again to ask for it."""
         if self.prescription is not None and self.stop_mask:
+            if self.stopped_since is None:
+                self.stopped_since = (self.day, self.ms)
             self.alarms.raise_(kinds.DELIVERY_STOPPED, now_s)
             if self.stop_mask == STOP_OCCLUSION and not self.alarms.condition_present(kinds.OCCLUSION):
                 self.alarms.resound(kinds.DELIVERY_STOPPED, now_s)
-        elif self.alarms.active(kinds.DELIVERY_STOPPED):
-            self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
+        else:
+            self.stopped_since = None
+            if self.alarms.active(kinds.DELIVERY_STOPPED):
+                self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
 
     def _annunciate(self, now_s):
         buzzer, lamps = self.alarms.annunciation(now_s)

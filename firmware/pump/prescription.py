@@ -130,29 +130,46 @@ class Prescription:
         """Names for the entries of `days`, for messages: ("daily",) or the weekdays."""
         return WEEKDAY_NAMES if self.weekly else ("daily",)
 
+    def segments(self, day, ms_of_day):
+        """(rate ng/h, length ms) of each stretch of constant rate from
+        (day, ms_of_day) on, without end. For planning (the refill card,
+        the reservoir reply, a stopped pump's missed dose), not for the wake
+        path: a generator, and its callers work with big integers."""
+        while True:
+            end = self.next_change_ms(day, ms_of_day)
+            yield self.rate_at(day, ms_of_day), end - ms_of_day
+            ms_of_day = end
+            if ms_of_day == MS_PER_DAY:
+                day, ms_of_day = day + 1, 0
+
     def ms_to_deliver(self, day, ms_of_day, amount_ng_x_ms):
         """ms from (day, ms_of_day) until the schedule has delivered
         `amount_ng_x_ms` (ng x ms/h; any integer), rounded up. Whole weeks
         are skipped by division, so a projection months ahead walks at most
-        two weeks of steps. For planning (the refill card, the reservoir
-        reply), not for the wake path: it works with big integers."""
+        two weeks of steps."""
         if amount_ng_x_ms <= 0:
             return 0
         week = self.week_ng() * MS_PER_HOUR
         weeks = (amount_ng_x_ms - 1) // week
         amount_ng_x_ms -= weeks * week
         elapsed = weeks * 7 * MS_PER_DAY
-        while True:
-            end = self.next_change_ms(day, ms_of_day)
-            rate = self.rate_at(day, ms_of_day)
-            span = rate * (end - ms_of_day)
-            if span >= amount_ng_x_ms:
+        for rate, length in self.segments(day, ms_of_day):
+            if rate * length >= amount_ng_x_ms:
                 return elapsed + -(-amount_ng_x_ms // rate)
-            amount_ng_x_ms -= span
-            elapsed += end - ms_of_day
-            ms_of_day = end
-            if ms_of_day == MS_PER_DAY:
-                day, ms_of_day = day + 1, 0
+            amount_ng_x_ms -= rate * length
+            elapsed += length
+
+    def ng_x_ms_over(self, day, ms_of_day, duration_ms):
+        """What the schedule delivers in `duration_ms` from (day, ms_of_day),
+        in ng x (ms/h) (exact; // MS_PER_HOUR for ng). Whole weeks by
+        multiplication, the rest walked."""
+        weeks, duration_ms = divmod(max(duration_ms, 0), 7 * MS_PER_DAY)
+        amount = weeks * self.week_ng() * MS_PER_HOUR
+        for rate, length in self.segments(day, ms_of_day):
+            if length >= duration_ms:
+                return amount + rate * duration_ms
+            amount += rate * length
+            duration_ms -= length
 
     def __eq__(self, other):
         return isinstance(other, Prescription) and self.days == other.days

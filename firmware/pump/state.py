@@ -44,6 +44,7 @@ class StateCodec:
             "set": ctl.settings,
             "tit": ctl.history.to_record() if ctl.history else None,
             "stop": ctl.stop_mask,
+            "stp": list(ctl.stopped_since) if ctl.stopped_since else None,
             "auth": ctl.authorized_steps,
             "ctr": ctl.counter,
             "al": ctl.alarms.to_record(),
@@ -87,6 +88,8 @@ class StateCodec:
         ctl.settings = record["set"]
         ctl.history = TitrationHistory.from_record(record["tit"]) if record["tit"] else None
         ctl.stop_mask = record["stop"]
+        since = record.get("stp")  # absent in a record from before stops had a start
+        ctl.stopped_since = tuple(since) if since else None
         ctl.authorized_steps = record["auth"]
         ctl.counter = record["ctr"]
         ctl.alarms = AlarmManager.from_record(record["al"], ctl._on_alarm_event)
