@@ -45,6 +45,7 @@ def deployed(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pump(deployed, tmp_path_factory):
     """pumpctl(*args) -> parsed JSON reply, against the running firmware."""
+    root, key = deployed
     port = str(tmp_path_factory.mktemp("fw") / "tty")
     with running_firmware(root, port):
         def pumpctl(*args, check=True):
