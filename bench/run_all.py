@@ -13,8 +13,8 @@ import sys
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ("sim_speed.py", "dose_accuracy.py", "heap.py", "flash_wear.py", "occlusion.py", "wakeups.py",
-           "protocol_fuzz.py")
+SCRIPTS = ("sim_speed.py", "dose_accuracy.py", "trumpet.py", "heap.py", "flash_wear.py", "occlusion.py",
+           "wakeups.py", "protocol_fuzz.py")
 
 
 def main():

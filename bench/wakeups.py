@@ -17,7 +17,7 @@ from common import LOWEST, MAXIMUM, TYPICAL, micropython, percentile, table
 
 RUNS = ((LOWEST, 24), (TYPICAL, 24), (MAXIMUM, 6))  # 1 mL/h empties the 20 mL in 20 h
 TRIES = 3
-HEAP = "384K"  # the pump and its board ~170K, the histogram 40K; at 256K the report's json.dumps
+HEAP = "384K"  # the pump and its board ~188K, the histogram 40K; at 256K the report's json.dumps
                # failed now and then with MemoryError (main too, on a loaded host)
 
 

@@ -24,6 +24,8 @@ What is simulated, and how faithfully:
     longest gap between feeds; lightsleep advances time with PIO frozen, as
     the real one stops it.
   - `rp2` is fake_rp2.py: it runs the drivers' PIO programs cycle by cycle.
+  - The USB console (UsbConsole) turns the interrupt character set with
+    micropython.kbd_intr into KeyboardInterrupt, as the chip's USB stack does.
 
 The calls themselves are unittest.mock objects (`hw.machine.lightsleep` etc.)
 where a test wants to assert on how they were called.
@@ -35,6 +37,7 @@ import time
 import types
 from unittest import mock
 
+import fake_devices
 import fake_rp2
 
 TICKS_PERIOD = 1 << 30   # ticks_ms/ticks_us wrap here on the rp2 port
@@ -56,6 +59,8 @@ class World:
         self.adc = {}
         self.i2c_devices = {}
         self.irq_masked = False
+        self.interrupt_char = 3   # micropython.kbd_intr: Ctrl-C while a script runs, until changed
+        self.keyboard_interrupt_pending = False
         self.wdt = None
         self.machine = None
         self.rp2 = None
@@ -92,6 +97,9 @@ class World:
     def advance_us(self, us, run_pio=True):
         if self.irq_masked:
             raise AssertionError("time passes with IRQs disabled")
+        if self.keyboard_interrupt_pending:  # the running code sees it at its next step
+            self.keyboard_interrupt_pending = False
+            raise KeyboardInterrupt
         end = self.now_us + us
         while True:
             due, action = self._next_event(end, run_pio)
@@ -367,10 +375,29 @@ def _machine_module(world):
     return machine
 
 
-def _micropython_module():
+class UsbConsole(fake_devices.FakeStream):
+    """The receive side of the RP2040's USB console as MicroPython runs it:
+    the byte equal to the interrupt character (micropython.kbd_intr) never
+    reaches stdin; it raises KeyboardInterrupt in whatever code runs, here
+    the next time fake time moves. With kbd_intr(-1) every byte is data."""
+
+    def feed(self, data):
+        for byte in data:
+            if byte == _world.interrupt_char:
+                _world.keyboard_interrupt_pending = True
+            else:
+                self.incoming.append(byte)
+
+
+def _micropython_module(world):
     micropython = types.ModuleType("micropython")
     micropython.const = lambda value: value
     micropython.alloc_emergency_exception_buf = mock.Mock()
+
+    def kbd_intr(char):
+        world.interrupt_char = char
+
+    micropython.kbd_intr = mock.Mock(side_effect=kbd_intr)
     return micropython
 
 
@@ -397,7 +424,7 @@ def installed(start_ms=1_000_000):
     world = World(start_ms * 1000)
     world.machine = _machine_module(world)
     world.rp2 = fake_rp2.module()
-    world.micropython = _micropython_module()
+    world.micropython = _micropython_module(world)
     time_patches = [mock.patch.object(time, name, getattr(world, name), create=True)
                     for name in ("ticks_ms", "ticks_us", "ticks_add", "ticks_diff", "sleep_ms", "sleep_us")]
     _evict_driver_modules()

@@ -27,6 +27,8 @@ EXPECTED = {
     "delivery_stopped": ("medium", 1, "medium", "yellow", 2000, True),
     "temperature": ("low", 60, "none", "yellow", 0, False),
     "restart": ("low", 121, "none", "yellow", 0, False),
+    "missed_delivery": ("high", 12 * 3600 + 1, "high", "red", 500, False),
+    "crash_loop": ("high", 5 * 60, "high", "red", 500, True),
 }
 
 

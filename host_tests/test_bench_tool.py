@@ -22,9 +22,10 @@ import benchrig  # noqa: E402
 import mpenv  # noqa: E402
 import pumpctl  # noqa: E402
 from hw.sim.runner import HOST_KEY, Run  # noqa: E402
-from pump.alarms import TONE_HIGH_MS, TONE_MEDIUM_MS  # noqa: E402
+from pump import events  # noqa: E402
+from pump.alarms import KIND_NAMES, TONE_HIGH_MS, TONE_MEDIUM_MS  # noqa: E402
 from scenario import normalise  # noqa: E402
-from test_pumpctl import FakeSerial, Pump, SilentSerial  # noqa: E402
+from test_pumpctl import FakeSerial, SilentSerial  # noqa: E402
 from simboard import behind_pty  # noqa: E402
 from unixboard import needs_socat  # noqa: E402
 
@@ -55,8 +56,23 @@ def test_a_kind_is_judged_on_priority_tone_lamp_and_burst_per_iec_60601_1_8():
 def test_the_bench_plan_covers_every_alarm_kind_once():
     from pump.alarms import KIND_NAMES
     assert sorted(benchplan.EXPECTED_PRIORITY) == sorted(KIND_NAMES)
-    assert not set(benchboard.INJECTIONS) & set(benchboard.NOT_INJECTABLE)
-    assert set(benchboard.INJECTIONS) | set(benchboard.NOT_INJECTABLE) == set(KIND_NAMES)
+
+
+def test_every_alarm_kind_the_pump_has_a_bench_test_that_injects_it():
+    from pump.alarms import KIND_NAMES
+    from pump.benchfaults import BENCH_FAULTS
+    assert benchboard.kinds_without_a_test() == []
+    tested = {kind for _name, kind, _command, _args in benchboard.TESTS}
+    assert tested | set(benchboard.NOT_INJECTED_YET) == set(KIND_NAMES)
+    assert not tested & set(benchboard.NOT_INJECTED_YET)
+    for _name, _kind, command, args in benchboard.TESTS:
+        assert command == "stop" or args["fault"] in BENCH_FAULTS
+
+
+def test_a_kind_without_a_bench_test_stops_the_bench_tool(monkeypatch, capsys):
+    monkeypatch.setattr(benchboard, "KIND_NAMES", benchboard.KIND_NAMES + ("reminder_due",))
+    assert bench.main(["sim", "restart"]) == benchplan.EXIT_FAIL
+    assert "no bench test raises reminder_due" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ simulator
@@ -139,63 +155,92 @@ def on_board(pump, key_file, *argv):
     return bench.main(argv, open_port=lambda name, baud: port), port
 
 
-@pytest.mark.parametrize("kind, injected_by", [
-    ("motor_stall", "bench stall"), ("occlusion", "bench pressure ramp"), ("delivery_stopped", "stop command")])
-def test_board_injects_times_and_undoes_each_fault_it_can_inject(kind, injected_by, key_file, capsys):
+@pytest.mark.parametrize("test", [name for name, _kind, _command, _args in benchboard.TESTS])
+def test_board_injects_times_and_undoes_every_alarm_kind(test, key_file, capsys):
     pump = SimulatedPump()
-    code, _port = on_board(pump, key_file, "--json", kind)
+    remaining_nl = pump.run.ctl.reservoir.remaining_nl()
+    code, _port = on_board(pump, key_file, "--json", test)
     row = json.loads(capsys.readouterr().out)["kinds"][0]
+    kind = benchboard.TEST_KIND[test]
     assert code == 0, row
-    assert (row["result"], row["injected_by"]) == ("PASS", injected_by)
+    assert row["result"] == "PASS" and row["problems"] == []
     assert row["priority"] == benchplan.EXPECTED_PRIORITY[kind]
     assert row["timed_by"] == "alarms poll" and row["alarm_after_s"] >= row["resolution_s"] >= 0
-    assert row["delivery_stopped"] is True
-    assert pump.run.ctl.delivering and row["note"] is None
-    assert pump.run.board.mechanism.stalled is False and pump.run.board.mechanism.forced_mpsi is None
+    assert row["raised"][0] == kind
+    assert set(row["raised"]) <= {kind, "delivery_stopped"}
+    assert row["delivery_stopped"] == (kind in benchplan.CONSEQUENCES or kind == "delivery_stopped")
+    # undone by the command that injected it: delivering, nothing left forced, no alarm left
+    ctl, board = pump.run.ctl, pump.run.board
+    assert ctl.delivering and row["note"] is None
+    assert board._bench is None and not board.mechanism.occluded and board.clock.ok
+    assert [k for k in range(len(KIND_NAMES)) if ctl.alarms.active(k)] == []
+    # and the reservoir estimate never went up (no refill was faked)
+    assert ctl.reservoir.remaining_nl() <= remaining_nl
 
 
-def test_occlusion_ramp_raises_the_pressure_with_the_volume_pushed(key_file, capsys):
+def test_occlusion_is_seen_within_5_ul_and_raises_no_sensor_fault(key_file, capsys):
+    """Regression: the ramp the bench used to play was a noiseless reading
+    that repeated between steps, and the stuck-sensor check raised a
+    pressure_sensor_fault the report did not show."""
     pump = SimulatedPump()
-    port = FakeSerial(pump)
-    on_board_lines = []
-    original = pump.handle_line
-
-    def recording(line, now_s):
-        on_board_lines.append(line)
-        return original(line, now_s)
-
-    pump.handle_line = recording
-    bench.main(["board", "--port", "fake", "--key-file", key_file, "--poll", "0", "occlusion"],
-               open_port=lambda name, baud: port)
-    pressures = [json.loads(line.split(b" ", 1)[1])["args"].get("mpsi") for line in on_board_lines
-                 if b'"cmd":"bench"' in line]
-    ramp = [p for p in pressures if p is not None]
-    # from rest (plus what went out since the status read before it), rising past the 2 psi alarm excess;
-    # once the pump stops it takes back the steps it had queued, and the reading falls with them
-    assert benchboard.RESTING_MPSI <= ramp[0] < benchboard.RESTING_MPSI + 1000
-    peak = ramp.index(max(ramp))
-    assert ramp[:peak + 1] == sorted(ramp[:peak + 1]) and ramp[peak] >= ramp[0] + 2000
-    assert pressures[-1] is None  # then cleared
+    code, _port = on_board(pump, key_file, "--json", "occlusion")
+    row = json.loads(capsys.readouterr().out)["kinds"][0]
+    assert code == 0 and row["raised"] == ["occlusion", "delivery_stopped"]
+    assert 1 <= row["pushed_ul"] <= 5
 
 
-def test_empty_reservoir_runs_last_and_leaves_delivery_to_a_refill(key_file, capsys):
+def test_a_test_that_raises_an_alarm_it_does_not_expect_fails_and_says_which(key_file, capsys, monkeypatch):
     pump = SimulatedPump()
-    code, _port = on_board(pump, key_file, "--json", "empty_reservoir", "motor_stall")
+    stall = pump.run.board.inject
+
+    def stall_and_overheat(fault, value=None):
+        stall(fault, value)
+        if fault == "stall":
+            pump.run.board.temperature = 40_000
+    monkeypatch.setattr(pump.run.board, "inject", stall_and_overheat)
+    code, _port = on_board(pump, key_file, "--json", "motor_stall")
+    row = json.loads(capsys.readouterr().out)["kinds"][0]
+    assert code == benchplan.EXIT_FAIL
+    assert (row["priority"], row["result"]) == ("high", "FAIL")
+    assert sorted(row["raised"]) == ["delivery_stopped", "motor_stall", "temperature"]
+    assert row["problems"] == ["also raised temperature, which this test does not expect"]
+
+
+def test_the_table_lists_what_each_test_raised(key_file, capsys):
+    code, _port = on_board(SimulatedPump(), key_file, "motor_stall")
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    assert code == 0
+    assert header.split()[:2] == ["test", "kind"] and "raised" in header and "pushed uL" in header
+    assert row.split()[-3:] == ["motor_stall,", "delivery_stopped", "PASS"]
+
+
+def test_a_kind_with_several_tests_runs_each_of_them(key_file, capsys):
+    code, _port = on_board(SimulatedPump(), key_file, "--json", "pressure_sensor_fault")
     rows = json.loads(capsys.readouterr().out)["kinds"]
     assert code == 0
-    assert [r["kind"] for r in rows] == ["motor_stall", "empty_reservoir"]
-    assert rows[1]["result"] == "PASS"
-    assert rows[1]["note"] == "delivery stays stopped for empty_reservoir: record a refill to resume"
-    assert not pump.run.ctl.delivering
+    assert [r["test"] for r in rows] == ["sensor_open", "sensor_stuck", "sensor_out_of_range"]
+    assert {r["kind"] for r in rows} == {"pressure_sensor_fault"}
 
 
-def test_kinds_the_protocol_cannot_inject_are_skipped_with_the_reason(key_file, capsys):
-    code, port = on_board(SimulatedPump(), key_file, "low_battery", "restart")
-    out = capsys.readouterr().out
+def test_each_injection_is_logged_with_its_value(key_file, capsys):
+    pump = SimulatedPump()
+    on_board(pump, key_file, "low_battery", "temperature")
+    entries = [(e[2], e[3], e[4]) for e in pump.run.ctl.log.newest(50)]
+    faults = [events.describe(code, a, b) for code, a, b in entries if code == events.BENCH_FAULT]
+    assert faults == ["clear", "temperature 35000 mc", "clear", "low_battery 3200 mv"]
+
+
+def test_without_the_jumper_only_the_tests_that_need_none_run(key_file, capsys):
+    pump = SimulatedPump()
+    pump.run.commands.protocol._bench_enabled = False  # as a board booted without the jumper
+    code, port = on_board(pump, key_file, "motor_stall", "delivery_stopped")
+    captured = capsys.readouterr()
     assert code == 0
-    assert "low_battery: not injectable over the protocol: bring VSYS below 3.5 V with a bench supply" in out
-    assert "restart: not injectable over the protocol: cut the board's power" in out
-    assert not [line for line in port.written if b"bench" in line or b"stop" in line]
+    assert "bench mode is off" in captured.err
+    assert "motor_stall: needs the BENCH-ENABLE jumper at boot" in captured.out
+    assert captured.out.splitlines()[2].split()[0] == "delivery_stopped"
+    assert captured.out.splitlines()[2].split()[-1] == "PASS"
+    assert not [line for line in port.written if b'"bench"' in line]
 
 
 def test_a_pump_that_is_not_delivering_is_not_injected(key_file, capsys):
@@ -205,15 +250,6 @@ def test_a_pump_that_is_not_delivering_is_not_injected(key_file, capsys):
     assert code == 0
     assert "the pump is not delivering (stopped for command)" in capsys.readouterr().out
     assert not [line for line in port.written if b'"bench"' in line]
-
-
-def test_bench_mode_off_is_a_clear_error(key_file, capsys):
-    pump = Pump(bench=False)
-    code = bench.main(["board", "--port", "fake", "--key-file", key_file, "motor_stall"],
-                      open_port=lambda name, baud: pump.serial)
-    assert code == pumpctl.EXIT_LINK
-    assert "bench mode is off: fit the BENCH-ENABLE jumper" in capsys.readouterr().err
-    assert pump.handler.calls == []
 
 
 def test_a_board_that_does_not_answer_exits_3(key_file, capsys):
@@ -234,34 +270,49 @@ def test_a_wrong_key_ends_the_session(tmp_path, capsys):
     assert pump.run.board.mechanism.stalled is False
 
 
+# The firmware restarted after its designed reset (exit 70, boards/sim/realtime.py),
+# as a board reboots: the pty stays, the pump comes back from its flash.
+SUPERVISED = """#!/bin/sh
+while :; do
+    %s
+    code=$?
+    [ $code -eq 70 ] || exit $code
+done
+"""
+
+
 @needs_socat
 def test_board_session_against_the_firmware_on_a_micropython_stand_in(tmp_path, key_file, monkeypatch, capsys):
     """firmware/main.py's loop under the unix port on the real-time simulated
-    board (60x), behind a pty: programmed with pumpctl, then benched."""
+    board (60x), behind a pty: programmed with pumpctl, then every bench test
+    run on it, the restart included."""
     root = tmp_path / "board_root"
     (root / "data").mkdir(parents=True)
-    (root / "board.py").write_text("from boards.sim import build  # noqa: F401\n")
+    (root / "board.py").write_text("from boards.sim import build, kbd_intr, panic  # noqa: F401\n")
     (root / "sim.json").write_text('{"speed": 60}')
     (root / "device.key").write_text(HOST_KEY.hex())
     monkeypatch.setenv("MICROPYPATH", ":".join([str(root), os.path.join(mpenv.ROOT, "firmware"), mpenv.ROOT]))
-    command = " ".join(mpenv.micropython_command("2M") + [os.path.join(mpenv.ROOT, "firmware", "main.py")])
-    with behind_pty(command, str(tmp_path / "tty"), cwd=str(root)) as port:
+    script = tmp_path / "supervised.sh"
+    script.write_text(SUPERVISED % " ".join(mpenv.micropython_command("2M")
+                                             + [os.path.join(mpenv.ROOT, "firmware", "main.py")]))
+    with behind_pty("sh " + str(script), str(tmp_path / "tty"), cwd=str(root)) as port:
         link = ["--port", port, "--key-file", key_file, "--timeout", "10"]
         for visit in (["patient", "spinal", "--age-years", "45", "--days-since-implant", "200"],
                       ["refill", "--add-ml", "18", "--concentration", "500", "--confirm"],
                       ["set-prescription", "00:00=25"]):
             assert pumpctl.main(link + visit) == pumpctl.EXIT_OK, visit
         capsys.readouterr()
-        code = bench.main(["board", *link, "--poll", "0.1", "--alarm-timeout", "60", "--json",
-                           "motor_stall", "delivery_stopped"])
+        code = bench.main(["board", *link, "--poll", "0.1", "--alarm-timeout", "60", "--json"])
         rows = json.loads(capsys.readouterr().out)["kinds"]
         assert pumpctl.main(link + ["--json", "status"]) == pumpctl.EXIT_OK
         status = json.loads(capsys.readouterr().out)
-    assert code == 0, rows
-    assert [(r["kind"], r["result"], r["priority"]) for r in rows] == [
-        ("motor_stall", "PASS", "high"), ("delivery_stopped", "PASS", "medium")]
-    assert all(0 <= r["alarm_after_s"] < 60 for r in rows)
-    assert status["delivering"] and status["stopped_for"] == []
+    assert code == 0, [(r["test"], r["problems"], r["note"]) for r in rows if r["result"] != "PASS"]
+    tested = [r for r in rows if r["result"] != "SKIP"]
+    assert [r["test"] for r in tested] == [name for name, _kind, _command, _args in benchboard.TESTS]
+    assert {r["kind"] for r in rows} == set(KIND_NAMES)
+    assert all(r["result"] == "PASS" and 0 <= r["alarm_after_s"] < 60 for r in tested)
+    assert sorted(r["kind"] for r in rows if r["result"] == "SKIP") == sorted(benchboard.NOT_INJECTED_YET)
+    assert status["delivering"] and status["stopped_for"] == [] and status["alarms"] == []
 
 
 # ------------------------------------------------------------------------ rig
@@ -269,8 +320,8 @@ def test_board_session_against_the_firmware_on_a_micropython_stand_in(tmp_path, 
 def test_wiring_comes_from_role_pin_pairs_or_a_json_file(tmp_path):
     assert benchrig.parse_wiring("diag=D4, buzzer=C1") == {"diag": "D4", "buzzer": "C1"}
     path = tmp_path / "rig.json"
-    path.write_text('{"end_of_travel": "C0", "red": "C2"}')
-    assert benchrig.parse_wiring(str(path)) == {"end_of_travel": "C0", "red": "C2"}
+    path.write_text('{"pressure": "C0", "red": "C2"}')
+    assert benchrig.parse_wiring(str(path)) == {"pressure": "C0", "red": "C2"}
 
 
 @pytest.mark.parametrize("text, message", [("stall=D4", "unknown rig role stall"), ("diag", "expected ROLE=PIN")])
@@ -289,14 +340,14 @@ def rig(**roles):
 
 
 def test_fault_lines_idle_as_inputs_and_drive_their_fault_level_when_injected():
-    bench_rig = rig(diag="Dx_OUTPUT", end_of_travel="Dx_OUTPUT")
+    bench_rig = rig(diag="Dx_OUTPUT", pressure="Dx_OUTPUT")
     assert all(line.direction == digitalio.Direction.INPUT for line in bench_rig.lines.values())
     bench_rig.inject("motor_stall")
-    bench_rig.inject("empty_reservoir")
-    diag, end = bench_rig.lines["diag"], bench_rig.lines["end_of_travel"]
-    assert diag.direction == end.direction == digitalio.Direction.OUTPUT
+    bench_rig.inject("sensor_open")
+    diag, pressure = bench_rig.lines["diag"], bench_rig.lines["pressure"]
+    assert diag.direction == pressure.direction == digitalio.Direction.OUTPUT
     # the test board cannot read an output back; its pin keeps what was written
-    assert (diag._pin.current_value, end._pin.current_value) == (1, 0)
+    assert (diag._pin.current_value, pressure._pin.current_value) == (1, 0)
     bench_rig.release("motor_stall")
     assert diag.direction == digitalio.Direction.INPUT
     bench_rig.close()
@@ -305,7 +356,7 @@ def test_fault_lines_idle_as_inputs_and_drive_their_fault_level_when_injected():
 def test_a_rig_injects_only_the_faults_it_is_wired_for():
     bench_rig = rig(diag="Dx_OUTPUT", buzzer="Dx_INPUT_FALSE")
     assert bench_rig.can_inject("motor_stall")
-    assert not bench_rig.can_inject("empty_reservoir") and not bench_rig.can_inject("occlusion")
+    assert not bench_rig.can_inject("sensor_open") and not bench_rig.can_inject("empty_reservoir")
     bench_rig.close()
 
 
@@ -317,14 +368,6 @@ def test_observe_times_the_first_change_of_each_line_and_reports_its_resolution(
     assert 0 < seen.first_change_s["buzzer"] <= seen.resolution_s + 0.001  # seen on the first read
     assert seen.first_change_s["red"] is None and seen.reads > 2
     assert seen.burst_pulses() is None  # a line that never falls quiet is no finished burst
-    bench_rig.close()
-
-
-def test_observe_calls_the_tick_while_it_waits():
-    bench_rig = rig(red="Dx_INPUT_FALSE")
-    ticks = []
-    bench_rig.observe(lambda: None, ["red"], timeout_s=0.05, tick=lambda: ticks.append(1), tick_s=0.01)
-    assert 2 <= len(ticks) <= 6
     bench_rig.close()
 
 
@@ -376,3 +419,17 @@ def test_board_with_a_rig_times_the_alarm_on_its_lines(key_file, capsys, monkeyp
     assert row["priority"] == "high" and row["burst_pulses"] is None
     assert row["problems"] == ["no change on the red line within 0.2 s"]
     assert pump.run.ctl.delivering
+
+
+def test_board_plot_draws_the_session_from_the_pump_event_log(key_file, tmp_path, capsys):
+    import sessionplot
+    pump = SimulatedPump()
+    png = tmp_path / "session.png"
+    code, _port = on_board(pump, key_file, "--json", "--plot", str(png), "motor_stall", "delivery_stopped")
+    assert code == 0, capsys.readouterr()
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    # what the picture is drawn from: the session's own entries, each alarm raised and cleared
+    entries = sessionplot.entries_after(FakeSerial(pump), 2.0, 0)
+    bands = sessionplot.alarm_bands(entries, sessionplot._minutes(entries))
+    kinds = [kind for kind, _raised, cleared, _acks in bands if cleared is not None]
+    assert "motor_stall" in kinds and "delivery_stopped" in kinds

@@ -10,7 +10,7 @@ from mpenv import ROOT
 
 def test_every_benchmark_script_runs_to_the_end():
     result = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run_all.py")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+                            cwd=ROOT, capture_output=True, text=True, timeout=2400)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "failed:" not in result.stdout.splitlines()[-1]
     assert "unauthenticated changes        0" in result.stdout

@@ -17,7 +17,7 @@ import fake_machine
 STEP, END_OF_TRAVEL, HOME, ACK, BENCH = 2, 6, 7, 20, 21
 HEALTHY_PRESSURE_U16 = 6_800
 CONTRACT_ATTRIBUTES = ("stepper", "pressure", "buzzer", "lamps", "bench_enabled", "clock",
-                       "watchdog", "fs", "serial", "calibration")
+                       "watchdog", "fs", "serial", "calibration", "service_mode")
 CONTRACT_METHODS = ("end_of_travel", "at_home", "ack_pressed", "supply_mv", "temperature_mc",
                     "sleep_until", "inject", "selftest", "reset")
 KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -29,11 +29,13 @@ class Rig:
     def __init__(self, hw, tmp_path):
         self.hw = hw
         self.tmp_path = tmp_path
-        self.stdin = fake_devices.FakeStream()
+        self.stdin = fake_machine.UsbConsole()
         self.stdout = fake_devices.FakeStream()
         self.rtc = fake_devices.FakeDS3231(hw, datetime.datetime(2026, 3, 2, 8, 0, 0))
         hw.i2c_devices[0x68] = self.rtc
         hw.adc.update({0: HEALTHY_PRESSURE_U16, 3: 30_000, 4: 14_021})
+        hw.drive(END_OF_TRAVEL, 0)  # both normally-closed limit switches closed: mid-travel
+        hw.drive(HOME, 0)
         self.config = hw.load("boards.refpump_rp2040.config")
 
     def write(self, name, text):
@@ -210,11 +212,11 @@ def test_lightsleep_is_off_on_the_bench_board_by_default(rig):
     assert not rig.hw.machine.lightsleep.called
 
 
-def test_closing_the_end_of_travel_switch_stops_forward_steps_at_once(rig):
+def test_reaching_the_end_of_travel_switch_stops_forward_steps_at_once(rig):
     board = rig.boot()
     board.stepper.pulse(array("I", range(10, 1_010, 10)), 100, forward=True)
     rig.hw.advance_ms(205)
-    rig.hw.drive(END_OF_TRAVEL, 0)
+    rig.hw.drive(END_OF_TRAVEL, 1)
     rig.hw.advance_ms(1_000)
     assert board.end_of_travel()
     assert len(rig.hw.pin(STEP).rising_edges_us()) == 20
@@ -226,7 +228,7 @@ def test_the_home_switch_stops_a_retract(rig):
     board = rig.boot()
     board.stepper.pulse(array("I", range(10, 110, 10)), 10, forward=False)
     rig.hw.advance_ms(55)
-    rig.hw.drive(HOME, 0)
+    rig.hw.drive(HOME, 1)
     assert board.at_home()
     rig.hw.advance_ms(100)
     assert board.stepper.emitted == -5

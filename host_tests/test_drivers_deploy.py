@@ -56,7 +56,8 @@ def board_run(port, code):
 def test_deploy_copies_compiles_and_verifies_every_file(stand_in, main_py, key_file, capsys):
     port, root = stand_in
     assert deploy.main(["--port", port, "--resume", "--no-stop", "--no-reset", "--key", key_file]) == 0
-    assert "verified" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "verified" in out and "[1/" in out and "] :/main.py" in out
     for source, device, compiled in deploy.plan():
         assert (root / device.lstrip("/")).is_file(), device
     assert (root / "hw" / "stepper.mpy").read_bytes()[:1] == b"M"    # an .mpy, not source
@@ -110,6 +111,22 @@ def test_mip_installs_the_package_json_onto_a_board(stand_in):
     assert result.returncode == 0, result.stdout + result.stderr
     for target, _source in json.load(open(os.path.join(mpenv.ROOT, "package.json")))["urls"]:
         assert (root / target).is_file(), target
+
+
+@needs_socat
+def test_mip_installs_a_built_tree_of_compiled_modules_where_deploy_puts_them(stand_in, tmp_path, capsys):
+    port, root = stand_in
+    built = tmp_path / "mip"
+    assert deploy.main(["--build", str(built)]) == 0
+    assert "package.json" in capsys.readouterr().out
+    result = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume",
+                             "mip", "install", "--target", "/", str(built / "package.json")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for _source, device, _compiled in deploy.plan():
+        assert (root / device.lstrip("/")).read_bytes() == (built / device.lstrip("/")).read_bytes(), device
+    assert (root / "pump" / "units.mpy").read_bytes()[:1] == b"M"     # compiled, not source
+    assert (root / "main.py").is_file() and not (root / "device.key").exists()
 
 
 def test_package_json_lists_every_file_deploy_copies():
@@ -174,7 +191,15 @@ def test_a_port_path_that_does_not_exist_fails_at_once_without_mpremote(tmp_path
     monkeypatch.setattr(subprocess, "run", None)   # any mpremote or mpy-cross call would fail
     port = str(tmp_path / "nonexistent")
     assert deploy.main(["--port", port]) == 1
-    assert capsys.readouterr().err == "deploy: no such port: %s\n" % port
+    assert capsys.readouterr().err == "deploy: no board found: %s does not exist\n" % port
+
+
+def test_with_no_board_on_usb_auto_says_no_board_found(capsys):
+    from serial.tools import list_ports
+    if any(port.vid for port in list_ports.comports()):
+        pytest.skip("a USB serial device is connected here")
+    assert deploy.main(["--port", "auto"]) == 1
+    assert capsys.readouterr().err == "deploy: no board found: connect it over USB, or name its port with --port\n"
 
 
 @pytest.mark.parametrize("port", ["auto", "a0", "COM3", "socket://localhost:7000", "rfc2217://host:7000"])

@@ -1,9 +1,11 @@
 """hw.selftest: the bring-up self-test on a booted (fake) board."""
+import random
+
 import pytest
 
 import fake_machine
 from pump import alarms
-from test_drivers_board import Rig
+from test_drivers_board import HEALTHY_PRESSURE_U16, Rig
 
 STEP, EN, DIAG, HOME, BUZZER, BENCH = 2, 4, 5, 7, 15, 21
 PATTERNS = [("high", alarms.TONE_HIGH_MS), ("medium", alarms.TONE_MEDIUM_MS), ("low", alarms.TONE_NONE_MS)]
@@ -15,6 +17,12 @@ def rig(tmp_path):
         yield Rig(hw, tmp_path)
 
 
+def noisy_pressure_u16(seed=1):
+    """ADC0 on a healthy transducer: about 3 LSB of the 12-bit converter's noise."""
+    noise = random.Random(seed)
+    return lambda: round(noise.gauss(6_800, 50))
+
+
 def run(rig, bench=True):
     rig.hw.drive(BENCH, 0 if bench else 1)
     board = rig.boot()
@@ -23,12 +31,22 @@ def run(rig, bench=True):
 
 
 def test_a_healthy_bench_board_passes_every_item(rig):
+    rig.hw.adc[0] = noisy_pressure_u16()
     _board, results = run(rig)
     assert {item: status for item, (status, _) in results.items()} == {
-        "motor reverse": "pass", "motor forward": "pass", "pressure": "pass",
+        "motor reverse": "pass", "motor forward": "pass", "pressure": "pass", "pressure noise": "pass",
         "limit switches": "pass", "supply": "pass", "temperature": "pass", "clock": "pass",
         "buzzer high": "pass", "buzzer medium": "pass", "buzzer low": "skip",
         "lamp red": "pass", "lamp yellow": "pass", "lamp green": "pass"}
+
+
+def test_a_pressure_reading_without_noise_fails_the_noise_item(rig):
+    """An ADC that repeats its reading exactly would look stuck to the pump."""
+    rig.hw.adc[0] = HEALTHY_PRESSURE_U16  # the same value at every read
+    _board, results = run(rig)
+    assert results["pressure"][0] == "pass"
+    assert results["pressure noise"][0] == "fail"
+    assert results["pressure noise"][1].startswith("255 of 256 readings repeated the one before")
 
 
 def test_the_motor_goes_back_where_it_started_with_enable_released(rig):
@@ -37,11 +55,11 @@ def test_the_motor_goes_back_where_it_started_with_enable_released(rig):
     assert board.stepper.emitted == 0 and rig.hw.pin(EN).value() == 1
 
 
-def test_the_motor_goes_away_from_a_closed_home_switch_first(rig):
-    rig.hw.drive(HOME, 0)
+def test_the_motor_goes_away_from_the_home_switch_first(rig):
+    rig.hw.drive(HOME, 1)  # the plunger is home: the switch's contact is open
     _board, results = run(rig)
     assert results["motor forward"][0] == "pass"
-    assert results["motor reverse"][0] == "fail"   # back onto the closed switch: refused
+    assert results["motor reverse"][0] == "fail"   # back onto the reached switch: refused
 
 
 def test_without_the_bench_jumper_the_motor_never_moves(rig):

@@ -73,21 +73,30 @@ def test_press_waiting_looks_without_taking_the_press(hw):
     assert not button.press_waiting()
 
 
-def test_a_limit_switch_reads_active_when_closed_to_ground(hw):
+def test_a_normally_closed_limit_switch_is_active_when_its_contact_opens(hw):
     Pin = hw.machine.Pin
+    hw.drive(END, 0)  # the contact closed to ground: away from the end
     switch = hw.load("hw.switches").LimitSwitch(Pin(END, Pin.IN, Pin.PULL_UP))
     assert not switch.active()
-    hw.drive(END, 0)
+    hw.drive(END, 1)  # the contact opens at the end
     assert switch.active()
 
 
-def test_a_limit_switch_calls_its_hook_when_it_closes(hw):
+def test_a_broken_switch_wire_reads_as_at_the_end(hw):
+    """Nothing on the pin but the pull-up: the motor must stop there."""
     Pin = hw.machine.Pin
     switch = hw.load("hw.switches").LimitSwitch(Pin(END, Pin.IN, Pin.PULL_UP))
-    closings = []
-    switch.on_close(lambda: closings.append(hw.now_us))
-    hw.advance_ms(3)
+    assert switch.active()
+
+
+def test_a_limit_switch_calls_its_hook_when_the_plunger_reaches_it(hw):
+    Pin = hw.machine.Pin
     hw.drive(END, 0)
+    switch = hw.load("hw.switches").LimitSwitch(Pin(END, Pin.IN, Pin.PULL_UP))
+    reached = []
+    switch.on_reached(lambda: reached.append(hw.now_us))
     hw.advance_ms(3)
     hw.drive(END, 1)
-    assert len(closings) == 1
+    hw.advance_ms(3)
+    hw.drive(END, 0)
+    assert len(reached) == 1

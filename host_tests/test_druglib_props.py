@@ -15,22 +15,27 @@ from hypothesis import given, settings, strategies as st
 from pump.clinical import steps_for_daily_dose
 from pump.druglib import check_prescription, decide
 from pump.prescription import Prescription
-from pump.titration import (KINDS, REFILL, RESTART, TAPER, TITRATION, TitrationHistory, check_bolus,
-                            check_change)
+from pump.titration import (BOLUS_KINDS, CLINICIAN, KINDS, REFILL, REMAINDER, RESTART, SCREENING, TAPER,
+                            TITRATION, TitrationHistory, check_bolus, check_change)
 
 DAY_S = 86_400
 START_S = 800_000_000
 STEPS_PER_ML = 12_732
 REASON = "clinician override, reviewed"
 
-# Oracle: DESIGN.md section 3, restated.
+# Oracle: the monograph table of docs/DESIGN.md (section 5), restated.
 HARD_DAILY_NG = {"spinal": (12_000, 2_003_000), "cerebral": (22_000, 1_400_000)}
 TITRATION_MAX_PCT = {"spinal": 30, "cerebral": 15}
 SCREENING_NG = (50_000, 75_000, 100_000)
 
 
+CLINICIAN_BOLUS_MAX_NG = 100_000  # the device's policy row, restated
+TAPER_MIN_DAYS = 14
+
+
 def oracle_origin(patient):
-    return "cerebral" if patient["age_years"] < 18 else patient["origin"]
+    """Children 4-11 take the cerebral rows; from 12, the patient's origin."""
+    return "cerebral" if patient["age_years"] < 12 else patient["origin"]
 
 
 BOUNDARIES_NG = (12_000, 22_000, 274_000, 1_400_000, 2_003_000)
@@ -70,7 +75,8 @@ actions = st.lists(st.one_of(
     st.tuples(st.just("wait"), waits),
     st.tuples(st.just("step"), percent_steps, kinds, overrides),
     st.tuples(st.just("program"), programs, kinds, overrides),
-    st.tuples(st.just("bolus"), st.sampled_from([25_000, 50_000, 75_000, 100_000, 150_000]), overrides),
+    st.tuples(st.just("bolus"), st.sampled_from([25_000, 50_000, 75_000, 100_000, 150_000]),
+              st.sampled_from(BOLUS_KINDS + (CLINICIAN,)), st.sampled_from([30, 59, 60, 600]), overrides),
 ), min_size=8, max_size=40)
 
 
@@ -94,7 +100,7 @@ class Pump:
         self.history = TitrationHistory()
         self.initial_ng = None
         self.accepted = []  # (kind, time_s, old_ng, new_ng, decision)
-        self.boluses = []   # (time_s, dose_ng)
+        self.boluses = []   # (time_s, dose_ng, kind, duration_s, basal_ng)
         self.program(initial_steps, None, REASON)
 
     def program(self, steps, kind, reason):
@@ -114,10 +120,13 @@ class Pump:
             self.history.record_change(new_ng, self.now_s, kind)
         self.assert_program_within_hard_limits(prescription)
 
-    def bolus(self, dose_ng, reason):
-        if decide(check_bolus(self.history, dose_ng, self.now_s), reason)["accepted"]:
-            self.history.record_bolus(dose_ng, self.now_s)
-            self.boluses.append((self.now_s, dose_ng))
+    def bolus(self, dose_ng, kind, duration_s, reason):
+        basal_ng = self.history.dose_ng
+        found = check_bolus(self.history, self.patient, dose_ng, self.now_s, kind, duration_s, basal_ng,
+                            self.concentration)
+        if decide(found, reason)["accepted"]:
+            self.history.record_bolus(dose_ng, self.now_s, kind, duration_s)
+            self.boluses.append((self.now_s, dose_ng, kind, duration_s, basal_ng))
 
     def persist(self):
         self.history = TitrationHistory.from_record(json.loads(json.dumps(self.history.to_record())))
@@ -145,7 +154,7 @@ def run(patient, concentration, initial_steps, steps):
             _, program, kind, reason = action
             pump.program(schedule(program), kind, reason)
         else:
-            pump.bolus(action[1], action[2])
+            pump.bolus(*action[1:])
         pump.persist()
     return pump
 
@@ -155,7 +164,18 @@ def assert_history_within_hard_limits(pump):
     last_increase_s = None
     previous_kind = None
     band_pct = TITRATION_MAX_PCT[oracle_origin(pump.patient)]
+    taper_from = None
     for kind, time_s, old_ng, new_ng, decision in pump.accepted:
+        if kind == TAPER and new_ng < old_ng:
+            if taper_from is None:
+                taper_from = (time_s, old_ng)
+            start_s, from_ng = taper_from
+            day = min(1 + (time_s - start_s) // DAY_S, TAPER_MIN_DAYS)
+            floor_ng = HARD_DAILY_NG[oracle_origin(pump.patient)][0]
+            if new_ng * TAPER_MIN_DAYS < floor_ng * TAPER_MIN_DAYS + (from_ng - floor_ng) * (TAPER_MIN_DAYS - day) - TAPER_MIN_DAYS:
+                assert decision["override_reason"], "a taper faster than 14 days without a reason"
+        elif kind != TAPER:
+            taper_from = None
         if new_ng > old_ng:
             assert kind != TAPER
             assert time_s - implant_s >= DAY_S
@@ -166,10 +186,21 @@ def assert_history_within_hard_limits(pump):
             if kind == TITRATION and (new_ng - old_ng) * 100 > old_ng * band_pct:
                 assert decision["override_reason"] and decision["catheter_suspected"]
         previous_kind = kind
-    assert len(pump.boluses) <= len(SCREENING_NG)
-    for i, (time_s, dose_ng) in enumerate(pump.boluses):
-        assert dose_ng <= SCREENING_NG[i]
-        assert i == 0 or time_s - pump.boluses[i - 1][0] >= DAY_S
+    # the implant is the first accepted program: screening before it, clinician boluses after
+    # it; a remainder only after a cut, which this walk never makes
+    screening = [b for b in pump.boluses if b[2] == SCREENING]
+    assert len(screening) <= len(SCREENING_NG)
+    for i, (time_s, dose_ng, kind, duration_s, basal_ng) in enumerate(screening):
+        assert implant_s is None and pump.concentration == 50 and pump.patient["age_years"] >= 4
+        assert duration_s >= 60 and dose_ng <= SCREENING_NG[i]
+        assert i == 0 or time_s - screening[i - 1][0] >= DAY_S
+    for time_s, dose_ng, kind, duration_s, basal_ng in pump.boluses:
+        if kind == SCREENING:
+            continue
+        assert kind == CLINICIAN and duration_s >= 60 and dose_ng <= CLINICIAN_BOLUS_MAX_NG
+        assert time_s - implant_s >= DAY_S
+        day_ng = basal_ng + sum(ng for t, ng, _k, _d, _b in pump.boluses if time_s - DAY_S < t <= time_s)
+        assert day_ng <= HARD_DAILY_NG[oracle_origin(pump.patient)][1]
 
 
 @settings(max_examples=1000, deadline=None)

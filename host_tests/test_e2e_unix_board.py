@@ -18,10 +18,8 @@ import pytest
 
 from mpenv import ROOT
 from pump.units import iso_to_clock_s
-from simboard import repl_board, running_firmware  # noqa: E402
-from unixboard import needs_socat  # noqa: E402
-
-import deploy
+from simboard import running_firmware  # noqa: E402
+from unixboard import deployed_board, needs_socat  # noqa: E402
 
 KEY_HEX = "5a" * 32
 PUMPCTL = [sys.executable, os.path.join(ROOT, "tools", "pumpctl.py")]
@@ -30,14 +28,7 @@ PUMPCTL = [sys.executable, os.path.join(ROOT, "tools", "pumpctl.py")]
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
     """(root folder, key file) of a unix-port board with the sim firmware on it."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    root = tmp / "board_root"
-    root.mkdir()
-    key = tmp / "pump.key"
-    key.write_text(KEY_HEX + "\n")
-    with repl_board(root, str(tmp / "repl_tty"), str(tmp / "boot.py")) as port:
-        assert deploy.main(["--board", "sim", "--port", port, "--resume", "--no-stop", "--no-reset",
-                            "--key", str(key)]) == 0
+    root, key = deployed_board(tmp_path_factory.mktemp("e2e"), KEY_HEX)
     (root / "sim.json").write_text(json.dumps({"speed": 600, "seed": 3}))
     return root, key
 

@@ -85,7 +85,8 @@ def mutated(draw, base):
         elif op == "delete":
             del line[at:at + draw(st.integers(1, 8))]
         elif op == "insert":
-            line[at:at] = draw(st.binary(min_size=1, max_size=4) | st.sampled_from([b"\r", b"{", b'"', b"\\", b" "]))
+            line[at:at] = draw(st.binary(min_size=1, max_size=4) | st.sampled_from(
+                [b"\r", b"{", b'"', b"\\", b" ", b"\x03", b"\x01", b"\x04", b"\r\x03\r\x01"]))
         elif op == "truncate":
             del line[at:]
         else:

@@ -21,7 +21,7 @@ import mpenv
 import pumpctl
 from pump.commands import PLAN_NEEDS
 from pump.protocol import MAX_LINE_BYTES, Protocol
-from pump.schema import COMMANDS
+from pump.schema import COMMANDS, REQUIRED
 from pump.units import iso_to_clock_s
 from test_protocol import KEY, NOW_S, MemoryCounter, RecordingHandler
 
@@ -120,7 +120,7 @@ def test_state_changing_command_uses_the_counter_the_pump_reports(key_file):
     assert auth == b'{"cmd":"auth"}'
     body = b'{"cmd":"bolus","args":{"mcg":50},"ctr":42}'
     assert bolus == hmac.new(KEY, body, hashlib.sha256).hexdigest().encode() + b" " + body
-    assert pump.handler.calls == [("bolus", {"ng": 50000, "override": None}, NOW_S)]
+    assert pump.handler.calls == [("bolus", {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": None}, NOW_S)]
     assert pump.counter.get() == 42
 
 
@@ -309,10 +309,16 @@ def test_set_clock_defaults_to_this_computers_local_time(key_file):
 # argv after the global options -> (command on the wire, what the handler gets)
 SUBCOMMANDS = (
     (["status"], "status", {}), (["prescription"], "prescription", {}), (["reservoir"], "reservoir", {}),
-    (["alarms"], "alarms", {}), (["version"], "version", {}), (["log"], "log", {"n": 10}),
-    (["log", "-n", "3"], "log", {"n": 3}),
+    (["alarms"], "alarms", {}), (["version"], "version", {}), (["log"], "log", {"n": 10, "before": None}),
+    (["log", "-n", "3"], "log", {"n": 3, "before": None}),
+    (["log", "-n", "3", "--before", "40"], "log", {"n": 3, "before": 40}),
     (["patient", "cerebral", "--age-years", "9", "--days-since-implant", "0"], "patient",
-     {"origin": "cerebral", "age_years": 9, "days_since_implant": 0}),
+     {"origin": "cerebral", "age_years": 9, "days_since_implant": 0, "starting_ng_per_day": None,
+      "new_patient": False, "reason": None, "override": None}),
+    (["patient", "spinal", "--age-years", "40", "--starting-mcg-per-day", "120.5", "--new-patient",
+      "--reason", "another patient", "--override", "reviewed"], "patient",
+     {"origin": "spinal", "age_years": 40, "days_since_implant": None, "starting_ng_per_day": 120500,
+      "new_patient": True, "reason": "another patient", "override": "reviewed"}),
     (["set-prescription", "07:00=20", "00:00=30.5"], "set_prescription",
      {"steps": ((0, 30500), (25200000, 20000)), "week": None, "kind": None, "dilution": False, "override": None}),
     (["set-prescription", "00:00=40", "--kind", "refill", "--dilution", "--override", "titrating"],
@@ -325,18 +331,23 @@ SUBCOMMANDS = (
      "set_prescription", {"steps": None, "week": (((0, 30000),),) + (((0, 20000),),) * 4 + (((0, 30000),),) * 2,
                           "kind": None, "dilution": False, "override": None}),
     (["refill", "--add-ml", "15", "--concentration", "500"], "refill",
-     {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": False, "confirm": False}),
-    (["refill", "--add-ml", "0.5", "--concentration", "1250", "--dilution", "--confirm"], "refill",
-     {"add_nl": 500000, "concentration_ng_per_ml": 1250000, "dilution": True, "confirm": True}),
-    (["bolus", "75"], "bolus", {"ng": 75000, "override": None}),
-    (["bolus", "75", "--override", "screening"], "bolus", {"ng": 75000, "override": "screening"}),
+     {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": False, "confirm": False, "override": None}),
+    (["refill", "--add-ml", "0.5", "--concentration", "1250", "--dilution", "--confirm", "--override", "stock"],
+     "refill", {"add_nl": 500000, "concentration_ng_per_ml": 1250000, "dilution": True, "confirm": True,
+                "override": "stock"}),
+    (["bolus", "75"], "bolus", {"ng": 75000, "kind": "clinician", "duration_s": 60, "override": None}),
+    (["bolus", "75", "--kind", "screening", "--duration-s", "120", "--override", "screening"], "bolus",
+     {"ng": 75000, "kind": "screening", "duration_s": 120, "override": "screening"}),
     (["stop", "overdose", "suspected"], "stop", {"reason": "overdose suspected"}),
     (["resume"], "resume", {}), (["ack"], "ack", {}), (["silence"], "silence", {}),
     (["settings", "--low-reservoir-ml", "2.5"], "settings", {"low_reservoir_nl": 2500000, "low_reservoir_days": None}),
     (["settings", "--low-reservoir-days", "7"], "settings", {"low_reservoir_nl": None, "low_reservoir_days": 7}),
     (["set-clock", "2026-03-02T08:00:00"], "set_clock", {"clock_s": 825753600}),
-    (["bench", "pressure", "--mpsi", "25000"], "bench", {"fault": "pressure", "mpsi": 25000}),
-    (["bench", "clear"], "bench", {"fault": "clear", "mpsi": None}),
+    (["bench", "pressure", "--mpsi", "25000"], "bench", {"fault": "pressure", "mpsi": 25000, "mv": None, "mc": None}),
+    (["bench", "low_battery", "--mv", "3200"], "bench", {"fault": "low_battery", "mpsi": None, "mv": 3200, "mc": None}),
+    (["bench", "temperature", "--mc", "-5000"], "bench", {"fault": "temperature", "mpsi": None, "mv": None, "mc": -5000}),
+    (["bench", "sensor_stuck"], "bench", {"fault": "sensor_stuck", "mpsi": None, "mv": None, "mc": None}),
+    (["bench", "clear"], "bench", {"fault": "clear", "mpsi": None, "mv": None, "mc": None}),
     (["selftest"], "selftest", {}),
     (["--json", "card"], "card", {}),
     (["plan", "starting_dose", "--screening-mcg", "50", "--effect-h", "6"], "plan",
@@ -348,6 +359,12 @@ SUBCOMMANDS = (
     (["plan", "flex_week_preview", "--week-effects", "mon-sun", "01:00=40"], "plan",
      {"what": "flex_week_preview", "screening_ng": None, "effect_h": None, "days": None, "hours": None,
       "effects": None, "week_effects": (((3600000, 40000),),) * 7}),
+    (["plan", "taper", "--days", "14"], "plan",
+     {"what": "taper", "screening_ng": None, "effect_h": None, "days": 14, "hours": None, "effects": None,
+      "week_effects": None}),
+    (["plan", "csf_curve", "--hours", "12"], "plan",
+     {"what": "csf_curve", "screening_ng": None, "effect_h": None, "days": None, "hours": 12, "effects": None,
+      "week_effects": None}),
 )
 
 
@@ -356,6 +373,30 @@ def test_every_subcommand_reaches_the_pump_as_its_command(key_file):
         pump = Pump(bench=True)
         assert pump.run("--key-file", key_file, *argv) == pumpctl.EXIT_OK, argv
         assert pump.handler.calls == [(wire_name, handler_args, NOW_S)], argv
+
+
+def test_every_argument_of_every_command_can_be_sent():
+    """pumpctl can send all the table allows: each field of each command is
+    given (not left at its default) by some subcommand above."""
+    for name, (_mac, fields, _check) in COMMANDS.items():
+        for field, (_kind, key, default, _limits) in fields.items():
+            given = [args for _argv, wire_name, args in SUBCOMMANDS
+                     if wire_name == name and args.get(key) is not None and args[key] != default]
+            assert given or default == REQUIRED, (name, field)
+
+
+def test_the_longest_commands_go_through_pumpctl(key_file):
+    """Ten steps with three-decimal rates and a 120-character override; the
+    patient with both its texts at 120 characters outside the BMP."""
+    steps = ["23:%02d=1999.999" % minute for minute in range(10)]
+    longest = (["set-prescription"] + steps + ["--kind", "titration", "--dilution", "--override", "\u00e9" * 120],
+               ["patient", "cerebral", "--age-years", "120", "--days-since-implant", "36500",
+                "--starting-mcg-per-day", "47999.999", "--new-patient", "--reason", "\U0001F48A" * 120,
+                "--override", "\U0001F48A" * 120])
+    for argv in longest:
+        pump = Pump()
+        assert pump.run("--key-file", key_file, *argv) == pumpctl.EXIT_OK, argv[0]
+        assert len(pump.handler.calls) == 1
 
 
 def test_every_pump_command_has_a_subcommand():

@@ -1,9 +1,13 @@
-"""tools/simboard.py: it stops cleanly and never takes over another board's port.
+"""tools/simboard.py: it stops cleanly, never takes over another board's port,
+refuses speeds the pump cannot keep up with, and says "running" only once
+the pump has answered.
 
 The SIGTERM test runs simboard's main in a child process, as `kill PID`
 finds it, with the deploy skipped and a stand-in main.py that idles, so it
 tests the stopping, not the firmware. Needs socat (Debian package `socat`).
 """
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -22,8 +26,11 @@ import sys
 sys.path.insert(0, %r)
 import deploy, simboard
 deploy.main = lambda argv: 0
+simboard.ANSWER_S = %d
 sys.exit(simboard.main(sys.argv[1:]))
-""" % os.path.join(mpenv.ROOT, "tools")
+"""
+WAIT_FOR_ANSWER = WITHOUT_DEPLOY.replace("%d", "30") % os.path.join(mpenv.ROOT, "tools")
+GIVE_UP_SOON = WITHOUT_DEPLOY.replace("%d", "2") % os.path.join(mpenv.ROOT, "tools")
 
 
 def process_state(pid):
@@ -65,19 +72,23 @@ def wait_until(condition, timeout_s):
     return True
 
 
-@needs_socat
-def test_sigterm_stops_socat_and_the_unix_port_and_removes_the_link(tmp_path):
+def idle_board_command(tmp_path, runner):
+    """simboard's command line (without its deploy) for a board whose main.py idles, never answering."""
     root = tmp_path / "board"
     root.mkdir()
     (root / "main.py").write_text(IDLE_MAIN)
-    (tmp_path / "run.py").write_text(WITHOUT_DEPLOY)
+    (tmp_path / "run.py").write_text(runner)
+    return [sys.executable, str(tmp_path / "run.py"), str(root), "--key", "unused", "--port", str(tmp_path / "tty")]
+
+
+@needs_socat
+def test_sigterm_stops_socat_and_the_unix_port_and_removes_the_link(tmp_path):
     port = str(tmp_path / "tty")
-    board = subprocess.Popen([sys.executable, str(tmp_path / "run.py"), str(root), "--key", "unused",
-                              "--port", port], stdout=subprocess.DEVNULL)
+    board = subprocess.Popen(idle_board_command(tmp_path, WAIT_FOR_ANSWER), stdout=subprocess.DEVNULL)
     below = []
     try:
-        assert wait_until(lambda: os.path.exists(port) and len(descendants(board.pid)) == 2, 15)
-        below = descendants(board.pid)    # socat, and the unix port it runs
+        assert wait_until(lambda: os.path.exists(port) and len(descendants(board.pid)) == 3, 15)
+        below = descendants(board.pid)    # socat, tools/unixchip.py under it, and the unix port it runs
         board.send_signal(signal.SIGTERM)
         assert board.wait(timeout=15) == 0
         assert wait_until(lambda: running(below) == [], 5), running(below)
@@ -120,3 +131,46 @@ def test_main_leaves_the_callers_sigterm_handler_as_it_found_it(tmp_path):
     before = signal.getsignal(signal.SIGTERM)
     assert simboard.main([str(tmp_path / "board"), "--key", "unused", "--port", str(port)]) == 1
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize("speed", ["0", "-5", str(simboard.MAX_SPEED + 1), "1e3", "fast"])
+def test_a_speed_the_pump_cannot_keep_up_with_is_refused_in_one_line(speed, capsys, monkeypatch):
+    monkeypatch.setattr(simboard.deploy, "main", None)   # nothing may start
+    with pytest.raises(SystemExit) as exit_info:
+        simboard.main(["folder", "--key", "unused", "--speed", speed])
+    assert exit_info.value.code == 2
+    assert "--speed" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_the_highest_speed_leaves_the_pump_its_late_wake_allowance():
+    from pump.controller import LATE_WAKE_LIMIT_MS
+    assert simboard.MAX_SPEED * simboard.HOST_PAUSE_MS <= LATE_WAKE_LIMIT_MS
+    assert simboard.speed(str(simboard.MAX_SPEED)) == simboard.MAX_SPEED
+
+
+@needs_socat
+def test_a_firmware_that_never_answers_is_not_reported_running(tmp_path):
+    result = subprocess.run(idle_board_command(tmp_path, GIVE_UP_SOON), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "running" not in result.stdout
+    assert result.stderr.strip() == "simboard: the pump did not answer on %s within 2 s" % (tmp_path / "tty")
+    assert not os.path.lexists(tmp_path / "tty")
+
+
+@pytest.mark.parametrize("flags, jumpers", [([], {"bench": True, "service": False}),
+                                            (["--no-bench"], {"bench": False, "service": False}),
+                                            (["--service"], {"bench": True, "service": True})])
+def test_the_jumper_flags_are_what_the_simulated_board_boots_with(tmp_path, monkeypatch, flags, jumpers):
+    seen = {}
+
+    @contextlib.contextmanager
+    def board_at_boot(root, port):
+        with open(os.path.join(root, "sim.json")) as f:
+            seen.update(json.load(f))
+        raise KeyboardInterrupt   # as if stopped at once
+        yield port
+
+    monkeypatch.setattr(simboard, "running_firmware", board_at_boot)
+    assert simboard.main([str(tmp_path / "board"), "--key", "unused", "--port", str(tmp_path / "tty"),
+                          "--no-deploy", "--speed", "120"] + flags) == 0
+    assert seen == dict(jumpers, speed=120)

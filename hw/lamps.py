@@ -20,7 +20,9 @@ class Lamps:
         self._pins = (red, yellow, green)
         for pin in self._pins:
             pin.value(0)
-        self._timer = Timer()
+        # rp2's Timer() without an id is a virtual (software) timer; the stub
+        # requires the id, so the call is suppressed here alone.
+        self._timer = Timer()  # pyright: ignore[reportCallIssue]
         self._toggle_cb = self._toggle
         self._shown = None
         self._flashing = None
@@ -34,19 +36,17 @@ class Lamps:
     def show(self, lamp):
         if lamp == self._shown:
             return
-        pin = None
-        if lamp is not None:
-            colour, on_ms, off_ms = lamp
-            if not 0 <= colour < len(self._pins) or on_ms <= 0 or off_ms < 0:
-                raise ValueError("lamp pattern is (colour 0-2, on_ms > 0, off_ms >= 0)")
-            pin = self._pins[colour]
+        colour, on_ms, off_ms = (0, 1, 0) if lamp is None else lamp
+        if not 0 <= colour < len(self._pins) or on_ms <= 0 or off_ms < 0:
+            raise ValueError("lamp pattern is (colour 0-2, on_ms > 0, off_ms >= 0)")
         self._timer.deinit()
         self._flashing = None
         for each in self._pins:
             each.value(0)
         self._shown = lamp
-        if pin is None:
+        if lamp is None:
             return
+        pin = self._pins[colour]
         pin.value(1)
         if off_ms:
             self._flashing = pin

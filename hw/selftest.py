@@ -8,7 +8,7 @@ detail says what to listen for or look at, and the engineer judges.
 The motor moves only with the BENCH-ENABLE jumper fitted and nothing queued:
 stepping the plunger pushes (or draws back) whatever is in the line, which
 must never happen to a patient. It goes a few steps one way and the same
-number back, so the plunger ends where it started; away from a closed limit
+number back, so the plunger ends where it started; away from a reached limit
 switch first.
 """
 from array import array
@@ -20,6 +20,11 @@ SUPPLY_MV_RANGE = (3_000, 5_500)          # VSYS on USB or a Li-ion cell
 TEMPERATURE_MC_RANGE = (0, 60_000)        # a bench, not a freezer or an oven
 LAMP_MS = 400
 BURST_LIMIT_MS = 5_000
+NOISE_READINGS = 256
+# pump.occlusion's stuck-sensor rule takes identical readings for a stuck
+# sensor; it relies on the ADC's noise making a reading repeat the one before
+# at most one time in three (hw/pressure.py: 0.5 LSB rms or more).
+MAX_REPEATS = NOISE_READINGS // 3
 _POLL_MS = 20
 
 
@@ -59,7 +64,7 @@ def _spin(board, forward):
     stepper.stalled()  # clear an old latch
     before = stepper.emitted
     if not stepper.pulse(offsets_ms, MOTOR_STEPS, forward):
-        return item, "fail", "refused: the limit switch that way is closed"
+        return item, "fail", "refused: the plunger is at the limit switch that way"
     _wait(board, MOTOR_STEPS * STEP_SPACING_MS + 500, lambda: not stepper.pending())
     moved = stepper.emitted - before
     expected = MOTOR_STEPS if forward else -MOTOR_STEPS
@@ -78,15 +83,30 @@ def _sensors(board, results):
     fault = board.pressure.fault_of(mpsi)
     results.append(("pressure", "fail" if fault else "pass",
                     "%d mpsi%s" % (mpsi, " (" + fault + ")" if fault else "")))
+    results.append(_pressure_noise(board))
     end, home = board.end_of_travel(), board.at_home()
     results.append(("limit switches", "fail" if end and home else "pass",
-                    "end of travel %s, home %s" % (_closed(end), _closed(home))))
+                    "end of travel %s, home %s" % (_reached(end), _reached(home))))
     results.append(_in_range("supply", board.supply_mv(), SUPPLY_MV_RANGE, "mV"))
     results.append(_in_range("temperature", board.temperature_mc(), TEMPERATURE_MC_RANGE, "mdegC"))
     day, ms = board.clock.now()
     results.append(("clock", "pass" if board.clock.valid() else "fail",
                     "day %d, %d ms%s" % (day, ms, "" if board.clock.valid() else
                                          " (DS3231 missing or its time was lost)")))
+
+
+def _pressure_noise(board):
+    """Whether the pressure readings vary as the stuck-sensor rule needs."""
+    last, repeats = None, 0
+    for _ in range(NOISE_READINGS):
+        mpsi = board.pressure.read_mpsi()
+        if mpsi == last:
+            repeats += 1
+        last = mpsi
+    board.watchdog.feed()
+    return ("pressure noise", "pass" if repeats <= MAX_REPEATS else "fail",
+            "%d of %d readings repeated the one before (the stuck-sensor check allows %d: "
+            "the ADC needs 0.5 LSB of noise)" % (repeats, NOISE_READINGS, MAX_REPEATS))
 
 
 def _buzzer(board, name, tone_ms):
@@ -105,8 +125,8 @@ def _in_range(item, value, limits, unit):
     return item, status, "%d %s (expected %d..%d)" % (value, unit, low, high)
 
 
-def _closed(active):
-    return "closed" if active else "open"
+def _reached(active):
+    return "reached (or its wire is open)" if active else "clear"
 
 
 def _wait(board, ms, done=None):

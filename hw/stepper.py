@@ -40,11 +40,13 @@ _FIFO_DEPTH = const(8)  # TX FIFO joined with the unused RX FIFO
 
 @rp2.asm_pio(sideset_init=rp2.PIO.OUT_LOW, fifo_join=rp2.PIO.JOIN_TX)
 def _step_program():
-    pull(block)              .side(0)  # noqa: F821 (PIO assembler names)
-    mov(x, osr)              .side(0)  # noqa: F821
-    label("delay")                     # noqa: F821
-    jmp(x_dec, "delay")      .side(0)  # noqa: F821
-    irq(block, rel(0))       .side(1)  # noqa: F821
+    # The PIO assembler's names exist only inside @rp2.asm_pio at run time;
+    # the stubs cannot declare them, hence each line's suppression.
+    pull(block)              .side(0)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    mov(x, osr)              .side(0)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    label("delay")                     # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    jmp(x_dec, "delay")      .side(0)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    irq(block, rel(0))       .side(1)  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
 
 
 class Stepper:
@@ -52,7 +54,7 @@ class Stepper:
 
     `forward_dir_level` is the DIR level that moves the plunger into the
     reservoir (it depends on how the motor coils are wired). A limit switch
-    (anything with `.active()`) closed in the direction asked refuses the
+    (anything with `.active()`) active in the direction asked refuses the
     pulses: the plunger is at the end of its travel.
     """
 
@@ -97,7 +99,7 @@ class Stepper:
         Offsets must not decrease and stay within a day. The caller may
         reuse `offsets_ms` as soon as this returns. Pulses added while others
         are pending follow them (same direction only). Returns how many were
-        queued: 0 when the limit switch in that direction is closed.
+        queued: 0 when the limit switch in that direction is active.
         """
         if count <= 0:
             return 0
@@ -159,7 +161,7 @@ class Stepper:
         return dropped
 
     def halt_toward(self, forward):
-        """Cancel if moving in that direction (a limit switch just closed)."""
+        """Cancel if moving in that direction (its limit switch was just reached)."""
         if self._pending and self._forward == forward:
             return self.cancel()
         return 0

@@ -8,18 +8,30 @@ is cut: its first max_line bytes are returned when its newline comes, with
 command must never run as if whole). Carriage returns are dropped, so a
 terminal's CRLF works.
 
-Note: the console still turns Ctrl-C (0x03) into KeyboardInterrupt, which is
-what lets mpremote stop the loop to deploy; the command protocol is text and
-never sends it.
+Console control bytes (C0 codes other than tab, newline and carriage
+return: 0x03 Ctrl-C, 0x01 Ctrl-A for the raw REPL, 0x04 Ctrl-D, ...) never
+belong in a command: JSON allows none of them raw. Outside service mode
+firmware/main.py has turned the interrupt character off, so they arrive
+here as bytes, and each run of them ends the line it falls in at once,
+returned with `control` set to the run's first byte (None on a line that
+ended at its newline; 0 is NUL, a control byte too) so that the line is
+refused whole (a command with a Ctrl-C in it is not the command that was
+meant). A run, and a newline right after it, ends one line only: a terminal
+that sends "Ctrl-C, Enter" gets one refusal, and bytes that never end in a
+newline (mpremote trying to break in) cannot sit in the buffer and spoil
+the next real command.
 """
 from pump.compat import const
+from pump.protocol import MAX_LINE_BYTES
 
+_TAB = const(9)
 _NEWLINE = const(10)
 _CARRIAGE_RETURN = const(13)
+_FIRST_PRINTABLE = const(32)
 
 
 class LineChannel:
-    def __init__(self, stream_in, stream_out, poller, poll_in, max_line=512):
+    def __init__(self, stream_in, stream_out, poller, poll_in, max_line=MAX_LINE_BYTES):
         """`poller` is a select.poll() object, `poll_in` select.POLLIN."""
         self._in = stream_in
         self._out = stream_out
@@ -30,7 +42,9 @@ class LineChannel:
         self._byte = bytearray(1)
         self._length = 0
         self._overflow = False
+        self._in_control_run = False
         self.cut = False
+        self.control = None
 
     def input_waiting(self):
         # ipoll yields a reused tuple (stream, events, ...): nothing allocated.
@@ -45,20 +59,33 @@ class LineChannel:
             if not self._in.readinto(self._byte):
                 return None
             byte = self._byte[0]
-            if byte == _NEWLINE:
-                line = bytes(self._line[:self._length])
-                self.cut = self._overflow
-                self._length = 0
-                self._overflow = False
-                return line
             if byte == _CARRIAGE_RETURN:
                 continue
+            if byte == _NEWLINE:
+                if self._in_control_run:  # the run already ended this line
+                    self._in_control_run = False
+                    continue
+                return self._take(None)
+            if byte < _FIRST_PRINTABLE and byte != _TAB:
+                if self._in_control_run:
+                    continue
+                self._in_control_run = True
+                return self._take(byte)
+            self._in_control_run = False
             if self._length < len(self._line):
                 self._line[self._length] = byte
                 self._length += 1
             else:
                 self._overflow = True
         return None
+
+    def _take(self, control):
+        line = bytes(self._line[:self._length])
+        self.cut = self._overflow
+        self.control = control
+        self._length = 0
+        self._overflow = False
+        return line
 
     def write(self, data):
         self._out.write(data)

@@ -1,131 +1,153 @@
-"""tools/bench.py's board session: a programmed, delivering pump in bench
-mode, over serial (tools/pumplink.py), each fault injected through the
-protocol or a Blinka rig (tools/benchrig.py), timed, judged against the
-plan (tools/benchplan.py), and undone.
+"""tools/bench.py's board session: a programmed, delivering pump, over
+serial (tools/pumplink.py), each alarm kind injected through the protocol
+(`bench`, with the BENCH-ENABLE jumper; `stop`, without) or a Blinka rig
+(tools/benchrig.py), timed, judged against the plan (tools/benchplan.py),
+and undone by the command that injected it.
+
+Every alarm the pump raised during a test is listed in its row (from the
+pump's alarm history, before and after), and one the test does not expect
+fails it.
 """
 import sys
 import time
 
 import serial
 
-from benchplan import EXIT_FAIL, EXPECTED_PRIORITY, SIGNALS, BenchError, judged, problems, skipped
+from benchplan import EXIT_FAIL, EXPECTED_PRIORITY, SIGNALS, BenchError, judged, problems, skipped, unexpected
 from benchrig import FAULT_LINES, RigError, open_rig
 from pumpctl import EXIT_LINK, EXIT_NO_ANSWER
 from pumplink import CounterFile, LinkError, NoAnswer, PumpLink, PumpRefused, read_key_file
 
-from pump.monitor import LOW_SUPPLY_MV, TEMPERATURE_MAX_MC, TEMPERATURE_MIN_MC  # noqa: E402 (path set above)
-from pump.occlusion import DEFAULT_MPSI_PER_UL  # noqa: E402
+from pump.alarms import KIND_NAMES  # noqa: E402 (path set above)
+from pump.monitor import LOW_SUPPLY_MV, TEMPERATURE_MAX_MC  # noqa: E402
 
-# kind -> (how it is injected over the protocol, the `bench` fault it uses)
-INJECTIONS = {"occlusion": ("bench pressure ramp", "pressure"), "motor_stall": ("bench stall", "stall"),
-              "empty_reservoir": ("bench empty", "empty"), "delivery_stopped": ("stop command", None)}
-NOT_INJECTABLE = {
-    "low_reservoir": "deliver down to the low-reservoir threshold",
-    "pressure_sensor_fault": "bench pressure stays within 0-30 psi: open the transducer wire, "
-                             "or --rig with a pressure line",
-    "storage_fault": "needs a flash that refuses writes",
-    "low_battery": "bring VSYS below %.1f V with a bench supply" % (LOW_SUPPLY_MV / 1000),
-    "temperature": "take the board outside %d-%d C" % (TEMPERATURE_MIN_MC // 1000, TEMPERATURE_MAX_MC // 1000),
-    "clock_fault": "disconnect the DS3231",
-    "restart": "cut the board's power for a few seconds",
+STOP_REASON = "bench test"
+# test -> (alarm kind, the command that injects it, its args). The kinds come
+# from pump.alarms (test_bench_tool checks that each has a test here); a
+# `bench` command is undone by `bench clear`, the `stop` by `resume`.
+TESTS = (
+    ("occlusion", "occlusion", "bench", {"fault": "occlusion"}),
+    ("motor_stall", "motor_stall", "bench", {"fault": "stall"}),
+    ("sensor_open", "pressure_sensor_fault", "bench", {"fault": "sensor_open"}),
+    ("sensor_stuck", "pressure_sensor_fault", "bench", {"fault": "sensor_stuck"}),
+    ("sensor_out_of_range", "pressure_sensor_fault", "bench", {"fault": "sensor_out_of_range"}),
+    ("low_battery", "low_battery", "bench", {"fault": "low_battery", "mv": LOW_SUPPLY_MV - 300}),
+    ("temperature", "temperature", "bench", {"fault": "temperature", "mc": TEMPERATURE_MAX_MC + 5000}),
+    ("clock_fault", "clock_fault", "bench", {"fault": "clock"}),
+    ("storage_fault", "storage_fault", "bench", {"fault": "storage"}),
+    ("low_reservoir", "low_reservoir", "bench", {"fault": "low_reservoir"}),
+    ("empty_reservoir", "empty_reservoir", "bench", {"fault": "empty"}),
+    ("delivery_stopped", "delivery_stopped", "stop", {"reason": STOP_REASON}),
+    ("restart", "restart", "bench", {"fault": "restart"}),
+)
+TEST_KIND = {name: kind for name, kind, _command, _args in TESTS}
+# Kinds with no injection yet, each with what a person must do instead; the
+# session lists them as skipped. A kind in neither table stops the tool.
+NOT_INJECTED_YET = {
+    "missed_delivery": "cut the board's power for over an hour while it delivers",
+    "crash_loop": "firmware that crashes three times in 30 minutes",
 }
-# Stops that a bench session must not lift by itself: a person decides.
-NEEDS_A_PERSON = {"empty_reservoir": "record a refill to resume", "storage_fault": "send a prescription to resume"}
-# Refusals after which no other kind can be tried either.
-SESSION_REFUSALS = ("bad_mac", "locked", "not_provisioned", "bench_disabled", "replay")
-
-RESTING_MPSI = 200           # CSF pressure lying down, about 14 cmH2O
-BENCH_FULL_SCALE_MPSI = 30_000  # the `bench` command's limit: the transducer's 0-30 psi
+# Refusals after which no other test can be tried either.
+SESSION_REFUSALS = ("bad_mac", "locked", "not_provisioned", "replay")
+# A restart takes the board's USB (or the pty board's firmware) away for a while.
+LINK_LOST = (NoAnswer, LinkError, serial.SerialException, OSError)
 
 
-class PressureRamp:
-    """An occluded line, played through `bench pressure`: each uL the pump
-    pushes raises the reading by the catheter's compliance (pump.occlusion:
-    1 psi per uL), from a resting CSF pressure. A constant high reading would
-    not do: the detector looks for pressure rising with the steps pushed."""
+def kinds_without_a_test():
+    return [kind for kind in KIND_NAMES if kind not in TEST_KIND.values() and kind not in NOT_INJECTED_YET]
 
-    def __init__(self, link, remaining_ml):
-        self.link = link
-        self.start_ml = remaining_ml
 
-    def tick(self):
-        pushed_ul = (self.start_ml - self.link.request("status")[0]["remaining_ml"]) * 1000
-        mpsi = min(RESTING_MPSI + max(0, round(pushed_ul * DEFAULT_MPSI_PER_UL)), BENCH_FULL_SCALE_MPSI)
-        self.link.request("bench", {"fault": "pressure", "mpsi": mpsi})
+def tests_for(names):
+    """The tests named, or those of the alarm kinds named, in table order;
+    a kind not injected yet as a test without a command."""
+    return ([test for test in TESTS if test[0] in names or test[1] in names]
+            + [(kind, kind, None, None) for kind in NOT_INJECTED_YET if kind in names])
 
 
 class BoardBench:
-    """One bench session on a board: each kind injected, timed, judged and
-    undone in turn. `rig` is a benchrig.BenchRig or None."""
+    """One bench session on a board: each test injected, timed, judged and
+    undone in turn. `rig` is a benchrig.BenchRig or None; `reconnect()`
+    gives a new PumpLink once a reset has taken the port away."""
 
-    def __init__(self, link, rig=None, alarm_timeout_s=600, poll_s=0.5, settle_s=120, progress=None):
+    def __init__(self, link, rig=None, alarm_timeout_s=600, poll_s=0.5, settle_s=120, progress=None,
+                 reconnect=None):
         self.link = link
         self.rig = rig
         self.alarm_timeout_s = alarm_timeout_s
         self.poll_s = poll_s
         self.settle_s = settle_s
         self.progress = progress or (lambda text: None)
+        self.reconnect = reconnect
+        self.bench_enabled = False
 
     def check_ready(self):
-        """The board answers, has a key and is in bench mode."""
+        """The board answers and has a key; says so when bench mode is off
+        (only the tests that need no jumper run then)."""
         auth = self.link.request("auth")[0]
         if not auth.get("provisioned"):
             raise BenchError("the board has no device key: deploy one (tools/deploy.py --key ...)", EXIT_LINK)
-        if not auth.get("bench"):
-            raise BenchError("bench mode is off: fit the BENCH-ENABLE jumper (GP21 to GND) and reset the "
-                             "board; the pump reads it once at boot", EXIT_LINK)
+        self.bench_enabled = bool(auth.get("bench"))
+        if not self.bench_enabled:
+            self.progress("bench mode is off (the BENCH-ENABLE jumper, GP21 to GND, is read at boot): "
+                          "only the tests that need no jumper run")
 
-    def run(self, kind):
-        row = {"kind": kind, "expected": EXPECTED_PRIORITY[kind], "injected_by": None, "priority": None,
-               "alarm_after_s": None, "resolution_s": None, "timed_by": None, "burst_pulses": None,
-               "delivery_stopped": None, "note": None}
-        by_rig = self.rig is not None and self.rig.can_inject(kind)
-        if not by_rig and kind not in INJECTIONS:
-            return skipped(row, "not injectable over the protocol: " + NOT_INJECTABLE[kind])
+    def run(self, test):
+        name, kind, command, args = test
+        row = {"test": name, "kind": kind, "expected": EXPECTED_PRIORITY[kind], "injected_by": None,
+               "priority": None, "alarm_after_s": None, "resolution_s": None, "timed_by": None,
+               "pushed_ul": None, "burst_pulses": None, "delivery_stopped": None, "raised": [], "note": None}
+        by_rig = self.rig is not None and self.rig.can_inject(name)
+        if command is None:
+            return skipped(row, "no bench injection yet: " + NOT_INJECTED_YET[kind])
+        if command == "bench" and not by_rig and not self.bench_enabled:
+            return skipped(row, "needs the BENCH-ENABLE jumper at boot")
         status = self.link.request("status")[0]
         if not status["delivering"]:
             return skipped(row, "the pump is not delivering (stopped for %s): program it and resume first"
                            % (", ".join(status["stopped_for"]) or "no prescription"))
         if kind in status["alarms"]:
             return skipped(row, "already active before the injection: clear and acknowledge it first")
-        row["injected_by"] = "rig %s line" % FAULT_LINES[kind][0] if by_rig else INJECTIONS[kind][0]
-        self.progress("%s: injecting by %s, waiting up to %g s" % (kind, row["injected_by"], self.alarm_timeout_s))
-        ramp = PressureRamp(self.link, status["remaining_ml"]) if kind == "occlusion" else None
+        before = self._episodes()
+        row["injected_by"] = "rig %s line" % FAULT_LINES[name][0] if by_rig else _described(command, args)
+        self.progress("%s: injecting by %s, waiting up to %g s" % (name, row["injected_by"], self.alarm_timeout_s))
         try:
-            found = self._time(kind, row, by_rig, ramp)
+            found = self._time(test, row, by_rig)
         except PumpRefused as exc:
             if exc.code in SESSION_REFUSALS:
                 raise
             found = ["the pump refused a bench command: %s" % exc]
         finally:
             if by_rig:
-                self.rig.release(kind)
-        row["note"] = self._restore(kind, by_rig)
-        return judged(row, found)
+                self.rig.release(name)
+        row["note"] = self._restore(test, by_rig)
+        row["raised"] = [k for k, raised in self._episodes() if (k, raised) not in before]
+        return judged(row, found + unexpected(kind, row["raised"]))
 
-    def _inject(self, kind, by_rig, ramp):
-        if by_rig:
-            self.rig.inject(kind)
-        elif ramp is not None:
-            ramp.tick()
-        elif INJECTIONS[kind][1] is None:
-            self.link.request("stop", {"reason": "bench test"})
-        else:
-            self.link.request("bench", {"fault": INJECTIONS[kind][1]})
+    def _episodes(self):
+        """(kind, raised) of the pump's alarm history, oldest first."""
+        return [(e["kind"], e["raised"]) for e in self.link.request("alarms")[0]["history"]]
 
-    def _time(self, kind, row, by_rig, ramp):
+    def _time(self, test, row, by_rig):
         """Inject, time the alarm, read what the pump says about it."""
+        name, kind, command, args = test
         want_tone, lamp, _flash, _pulses = SIGNALS[row["expected"]]
         roles = []
         if self.rig is not None:
             roles = [r for r in self.rig.watched(lamp) if r != "buzzer" or want_tone != "none"]
 
+        injected = {}
+
         def inject():
-            self._inject(kind, by_rig, ramp)
+            if by_rig:
+                self.rig.inject(name)
+            elif name == "restart":
+                self._send_reset()
+            else:
+                injected.update(self.link.request(command, args)[0])
 
         found = []
         if roles:
-            seen = self.rig.observe(inject, roles, self.alarm_timeout_s, ramp and ramp.tick, self.poll_s)
+            seen = self.rig.observe(inject, roles, self.alarm_timeout_s)
             times = [(t, role) for role, t in seen.first_change_s.items() if t is not None]
             if times:
                 row["alarm_after_s"], role = min(times)
@@ -136,26 +158,52 @@ class BoardBench:
             found += ["no change on the %s line within %g s" % (role, self.alarm_timeout_s)
                       for role, t in seen.first_change_s.items() if t is None]
         else:
-            row["alarm_after_s"], row["resolution_s"] = self._poll(kind, inject, ramp)
+            row["alarm_after_s"], row["resolution_s"] = self._poll(kind, inject)
             row["timed_by"] = "alarms poll"
-        reply = self.link.request("alarms")[0]
+        reply = self._ask("alarms")
         episodes = [e for e in reply["history"] if e["kind"] == kind]
         if kind in reply["active"] and episodes:
             row["priority"] = episodes[-1]["priority"]
-        row["delivery_stopped"] = not self.link.request("status")[0]["delivering"]
+        status = self._ask("status")
+        row["delivery_stopped"] = not status["delivering"]
+        if "remaining_nl" in injected:
+            # what the pump pushed into the blocked line by the time it stopped,
+            # by its own count from the injection (+-0.5 uL: status gives mL to the uL)
+            row["pushed_ul"] = round(injected["remaining_nl"] / 1000 - status["remaining_ml"] * 1000, 1)
         if row["priority"] is None:
             return ["not raised within %g s" % self.alarm_timeout_s]
         return found + problems(row["expected"], row["priority"], pulses=row["burst_pulses"])
 
-    def _poll(self, kind, inject, ramp):
+    def _send_reset(self):
+        """`bench restart`: its reply may be lost with the board's USB."""
+        try:
+            self.link.request("bench", {"fault": "restart"})
+        except LINK_LOST:
+            pass
+
+    def _ask(self, name, args=None):
+        """A request that outlasts a reset: the link is reopened until the
+        pump answers, for up to alarm_timeout_s."""
+        deadline = time.monotonic() + self.alarm_timeout_s
+        while True:
+            try:
+                return self.link.request(name, args)[0]
+            except LINK_LOST:
+                if self.reconnect is None or time.monotonic() >= deadline:
+                    raise
+            time.sleep(self.poll_s or 0.05)
+            try:
+                self.link = self.reconnect()
+            except LINK_LOST:
+                pass
+
+    def _poll(self, kind, inject):
         """(s from the injection to the first `alarms` reply listing the kind,
         s since the reply before it: the alarm rose somewhere in between)."""
         inject()
         start = previous = time.monotonic()
         while True:
-            if ramp is not None:
-                ramp.tick()
-            active = self.link.request("alarms")[0]["active"]
+            active = self._ask("alarms")["active"]
             now = time.monotonic()
             if kind in active:
                 return round(now - start, 6), round(now - previous, 6)
@@ -164,45 +212,58 @@ class BoardBench:
             previous = now
             time.sleep(self.poll_s)
 
-    def _restore(self, kind, by_rig):
-        """Undo the fault, acknowledge, resume until delivering; returns a note
-        when delivery stays stopped."""
-        if not by_rig and INJECTIONS[kind][1] is not None:
-            self.link.request("bench", {"fault": "clear"})
-        self.link.request("ack")
+    def _restore(self, test, by_rig):
+        """Undo the fault with the command that injected it, acknowledge,
+        resume until delivering; returns a note when delivery stays stopped."""
+        _name, _kind, command, _args = test
+        if not by_rig and command == "bench":
+            self._ask("bench", {"fault": "clear"})
+        self._ask("ack")
         deadline = time.monotonic() + self.settle_s
         while True:
-            stopped_for = self.link.request("status")[0]["stopped_for"]
-            waiting = [reason for reason in stopped_for if reason not in NEEDS_A_PERSON]
-            if not waiting:
-                return "; ".join("delivery stays stopped for %s: %s" % (reason, NEEDS_A_PERSON[reason])
-                                 for reason in stopped_for) or None
+            stopped_for = self._ask("status")["stopped_for"]
+            if not stopped_for:
+                return None
             if time.monotonic() >= deadline:
-                return "delivery still stopped for %s after %g s" % (", ".join(waiting), self.settle_s)
-            self.link.request("resume")
+                return "delivery still stopped for %s after %g s" % (", ".join(stopped_for), self.settle_s)
+            self._ask("resume")
+            self._ask("ack")
             time.sleep(self.poll_s)
 
 
-def run_board(options, open_port):
-    """Rows for every kind; BenchError when the session cannot run."""
+def _described(command, args):
+    if command == "stop":
+        return "stop command"
+    return " ".join(["bench"] + ["%s" % value for value in args.values()])
+
+
+def run_board(options, open_port, tests):
+    """Rows for the tests; BenchError when the session cannot run."""
     try:
         key = read_key_file(options.key_file)
         counter = CounterFile(options.counter_file) if options.counter_file else None
         rig = open_rig(options.rig) if options.rig else None
     except (LinkError, RigError) as exc:
         raise BenchError(str(exc), EXIT_LINK)
+    ports = []
+
+    def connect():
+        if ports:
+            ports[-1].close()
+        ports.append(open_port(options.port, options.baud))
+        return PumpLink(ports[-1], key, counter, options.timeout)
+
     try:
-        port = open_port(options.port, options.baud)
+        link = connect()
     except LinkError as exc:
         if rig is not None:
             rig.close()
         raise BenchError(str(exc), EXIT_LINK)
-    bench = BoardBench(PumpLink(port, key, counter, options.timeout), rig, options.alarm_timeout,
-                       options.poll, options.settle, lambda text: print(text, file=sys.stderr, flush=True))
+    bench = BoardBench(link, rig, options.alarm_timeout, options.poll, options.settle,
+                       lambda text: print(text, file=sys.stderr, flush=True), connect)
     try:
         bench.check_ready()
-        # an empty-reservoir test leaves delivery stopped until a refill: last
-        return [bench.run(kind) for kind in sorted(options.kinds, key=lambda kind: kind == "empty_reservoir")]
+        return [bench.run(test) for test in tests]
     except NoAnswer as exc:
         raise BenchError("%s on %s: is the board connected, running the pump, and not held by another "
                          "program?" % (exc, options.port), EXIT_NO_ANSWER)
@@ -214,6 +275,6 @@ def run_board(options, open_port):
     except (LinkError, serial.SerialException, OSError) as exc:
         raise BenchError(str(exc), EXIT_LINK)
     finally:
-        port.close()
+        ports[-1].close()
         if rig is not None:
             rig.close()

@@ -5,13 +5,15 @@ Blinka; its GPIO are wired to the reference board (README, "The reference board"
 
     role            board pin         what the rig does
     diag            GP5  (DIAG)       drives it high: the TMC2209 flags a stall
-    end_of_travel   GP6  (END)        drives it low: the switch closes, reservoir empty
     pressure        GP26 (ADC0)       drives it low: 0 V is a broken transducer wire
     buzzer          GP15 (BUZZER)     watched (input)
     red, yellow     GP16, GP17        watched (input)
 
 Fault lines stay inputs (high impedance) until a fault is injected, so a
 connected rig does not disturb the board, and go back to inputs on release.
+The end-of-travel switch is normally closed (docs/HARDWARE.md): a rig line
+cannot open a closed contact, so the empty reservoir is injected with
+`bench empty`, or by hand by pulling the switch's connector.
 All grounds common; 3.3 V logic on both sides.
 
 Timing is a plain polling loop on time.monotonic_ns(): a change on a line is
@@ -30,11 +32,10 @@ import json
 import os
 import time
 
-# kind -> (fault line, level that injects it)
+# bench test (tools/benchboard.py) -> (fault line, level that injects it)
 FAULT_LINES = {
     "motor_stall": ("diag", True),
-    "empty_reservoir": ("end_of_travel", False),
-    "pressure_sensor_fault": ("pressure", False),
+    "sensor_open": ("pressure", False),
 }
 WATCH_ROLES = ("buzzer", "red", "yellow")
 ROLES = tuple(line for line, _level in FAULT_LINES.values()) + WATCH_ROLES
@@ -151,31 +152,28 @@ class BenchRig:
             line.switch_to_input()
             self.lines[role] = line
 
-    def can_inject(self, kind):
-        return kind in FAULT_LINES and FAULT_LINES[kind][0] in self.lines
+    def can_inject(self, test):
+        return test in FAULT_LINES and FAULT_LINES[test][0] in self.lines
 
-    def inject(self, kind):
-        line, level = FAULT_LINES[kind]
+    def inject(self, test):
+        line, level = FAULT_LINES[test]
         self.lines[line].switch_to_output(value=level)
 
-    def release(self, kind):
-        self.lines[FAULT_LINES[kind][0]].switch_to_input()
+    def release(self, test):
+        self.lines[FAULT_LINES[test][0]].switch_to_input()
 
     def watched(self, lamp):
         """The wired roles among the buzzer and `lamp` ("red", "yellow")."""
         return [role for role in ("buzzer", lamp) if role in self.lines]
 
-    def observe(self, inject, roles, timeout_s, tick=None, tick_s=1.0):
+    def observe(self, inject, roles, timeout_s):
         """Read the idle levels, call inject(), then poll `roles` until each
-        has changed and the first buzzer burst is over, or for timeout_s.
-        tick(), if given, is called every tick_s while polling (the pressure
-        ramp); its time counts in the reported resolution."""
+        has changed and the first buzzer burst is over, or for timeout_s."""
         lines = [(role, self.lines[role]) for role in roles]
         last = {role: line.value for role, line in lines}
         inject()
         start = previous = time.monotonic_ns()
         deadline = start + int(timeout_s * 1e9)
-        next_tick = start + int(tick_s * 1e9)
         first = {role: None for role in roles}
         buzzer = [(start, last["buzzer"])] if "buzzer" in last else []
         worst_gap = reads = 0
@@ -194,9 +192,6 @@ class BenchRig:
                         buzzer.append((now, level))
             if now >= deadline or self._done(first, buzzer, now):
                 break
-            if tick is not None and now >= next_tick:
-                tick()
-                next_tick = now + int(tick_s * 1e9)
         return Observation(first, buzzer, now, worst_gap / 1e9, reads)
 
     @staticmethod

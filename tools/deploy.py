@@ -9,6 +9,14 @@ What goes where on the board's filesystem:
     --key FILE                  -> /device.key     32 random bytes as hex
     --calibration FILE          -> /calibration.json
 
+A board that runs the pump has its console locked: it refuses Ctrl-C and
+the raw REPL, so mpremote cannot reach it. Fit the service jumper (GP22 to
+GND) and reset the board first: it boots into service mode (no delivery,
+green lamp flashing, two chirps every 10 s) and lets Ctrl-C through. The
+deploy says so when it finds the console locked, and "no board found" when
+there is no board at all. A freshly flashed board (no main.py) needs no
+jumper.
+
 Modules are compiled with `mpy-cross -march=armv6m` first (smaller, no
 compile on the board, and a syntax error stops the deploy here). /pump, /hw
 and /board belong to the deploy: anything else in them is removed, so a
@@ -17,16 +25,25 @@ stale module (or a .py that would shadow its .mpy) cannot survive; with
 they are removed whole, since files there would shadow the frozen modules.
 /data, the pump's records and log, is never touched.
 
-A running pump has started the watchdog, which no one can stop: interrupting
-it for a copy would end in a reset halfway. So the deploy first moves
-/main.py aside and resets the board (it boots to the REPL, watchdog off),
-copies, writes /main.py last, checks the sha256 of every file on the board
-against the local one (`mpremote exec`), and resets into the new firmware.
+The deploy moves /main.py aside and resets the board (so that nothing runs
+during the copy; firmware from before the console lock would have started
+the watchdog, which no one can stop), compares the sha256 of every file on
+the board with the local one, copies only the files that differ (showing
+each, and listing those skipped as unchanged), writes /main.py last, checks
+every hash again (`mpremote exec`), and resets into the new firmware, which
+is service mode again until the jumper is removed and the board reset.
 
     python tools/deploy.py --port /dev/ttyACM0 --key ~/keys/pump7.key
     python tools/deploy.py --dry-run
     python tools/deploy.py --new-key ~/keys/pump7.key
+    python tools/deploy.py --build build/mip     # then: mpremote mip install --target / build/mip/package.json
     python tools/deploy.py --write-package-json
+
+The MicroPython unix port standing in for a board (tools/simboard.py) is
+deployed with `--board sim --resume --no-stop --no-reset`: the simulated
+board's packages; `resume`, because a soft reset would end the unix port's
+process; no stop and no final reset, which the unix port has not (its
+stand-in, tools/unixchip.py, boots main.py again when the REPL ends).
 
 The device key never enters the repository: a key file inside the work tree
 is refused, and the key is copied from a temporary file, not a command line.
@@ -36,6 +53,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,7 +72,7 @@ BOARD_PACKAGES = {
     "sim": (("hw/sim", os.path.join("hw", "sim")), ("boards", "boards"),
             ("boards/refpump_rp2040", BOARD_DIR), ("boards/sim", os.path.join("boards", "sim"))),
 }
-BOARD_SHIMS = {"sim": "from boards.sim import build  # noqa: F401 (deployed by tools/deploy.py --board sim)\n"}
+BOARD_SHIMS = {"sim": "from boards.sim import build, kbd_intr, panic  # noqa: F401 (deployed by tools/deploy.py --board sim)\n"}
 PACKAGES = COMMON_PACKAGES + BOARD_PACKAGES["refpump_rp2040"]
 MANAGED_FOLDERS = tuple("/" + package for package, _folder in PACKAGES)
 MAIN = os.path.join("firmware", "main.py")
@@ -64,6 +82,10 @@ KEY_BYTES = 32
 PACKAGE_JSON = os.path.join(ROOT, "package.json")
 PACKAGE_VERSION = "0.1.0"
 RECONNECT_S = 20
+PROBE_S = 5
+LOCKED_HELP = ("the board runs the pump with its console locked (it answers pump commands, not mpremote):"
+               " fit the service jumper (GP22 to GND), reset the board, check that its green lamp flashes"
+               " and it chirps, and deploy again")
 
 
 class DeployError(Exception):
@@ -95,6 +117,23 @@ def package_json():
     urls = [[device[1:-4] + ".py" if compiled else device[1:], source.replace(os.sep, "/")]
             for source, device, compiled in plan()]
     return json.dumps({"urls": urls, "deps": [], "version": PACKAGE_VERSION}, indent=2) + "\n"
+
+
+def build_tree(out_dir):
+    """Compile the deploy's files into `out_dir` as they lie on the board,
+    with a package.json listing them, for `mpremote mip install --target /`."""
+    out_dir = os.path.abspath(out_dir)
+    local = compile_all(plan(), out_dir)
+    urls = []
+    for device in sorted(local):
+        target = device.lstrip("/")
+        if device == "/main.py":
+            shutil.copyfile(local[device], os.path.join(out_dir, target))
+        urls.append([target, target])
+    with open(os.path.join(out_dir, "package.json"), "w") as f:
+        json.dump({"urls": urls, "deps": [], "version": PACKAGE_VERSION}, f, indent=2)
+        f.write("\n")
+    return len(urls)
 
 
 def read_key(path):
@@ -246,6 +285,7 @@ def mismatches(local, board_output):
 
 class Mpremote:
     def __init__(self, port, resume):
+        self.port = port
         self.prefix = [sys.executable, "-m", "mpremote", "connect", port] + (["resume"] if resume else [])
 
     def run(self, *commands, check=True):
@@ -258,6 +298,38 @@ class Mpremote:
             raise DeployError("mpremote failed: %s" % (result.stderr or result.stdout).strip())
         return result
 
+    def copy(self, prepare, copies):
+        """One session: `prepare` (exec), then each (local, device) copy, the
+        progress printed as mpremote reaches each file."""
+        argv = list(self.prefix) + ["exec", prepare]
+        for local, device in copies:
+            argv += ["+", "fs", "cp", local, ":" + device]
+        done = 0
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+            for line in child.stdout:
+                if line.startswith("cp "):
+                    done += 1
+                    print("[%d/%d] %s" % (done, len(copies), line.split()[-1]), flush=True)
+            error = child.stderr.read()
+        if child.returncode:
+            raise DeployError("mpremote failed: %s" % error.strip())
+
+    def reach(self):
+        """Fail with what a person can act on when the board cannot be worked on."""
+        result = self.run(["exec", "pass"], check=False)
+        if result.returncode == 0:
+            return
+        said = result.stdout + result.stderr
+        if "no device found" in said:
+            raise DeployError("no board found: connect it over USB, or name its port with --port")
+        if "console_locked" in said or pump_answer(self.port, PROBE_S) is not None:
+            raise DeployError(LOCKED_HELP)
+        last = said.strip().splitlines()[-1] if said.strip() else "no answer"
+        if "could not enter raw repl" in said:
+            raise DeployError("the board on %s answers neither as MicroPython's REPL nor as the pump"
+                              " (is MicroPython flashed? README, Deploy, step 1): %s" % (self.port, last))
+        raise DeployError("no board found on %s: %s" % (self.port, last))
+
     def wait_for_board(self):
         deadline = time.monotonic() + RECONNECT_S
         while time.monotonic() < deadline:
@@ -265,6 +337,31 @@ class Mpremote:
                 return
             time.sleep(1)
         raise DeployError("the board did not come back after its reset")
+
+
+def pump_answer(port, timeout_s):
+    """The pump's reply to `version` on `port` (a device path), or None when
+    nothing there answers as the pump within timeout_s."""
+    import serial
+    from pumplink import encode_line
+    if missing_port_path(port) is not None or "/" not in port:
+        return None  # mpremote's shortcuts (auto, a0) name no path to open
+    deadline = time.monotonic() + timeout_s
+    try:
+        with serial.Serial(port.replace("port:", "", 1), timeout=0.2) as link:
+            while time.monotonic() < deadline:
+                link.write(encode_line("version"))
+                asked = time.monotonic()
+                while time.monotonic() - asked < 1:
+                    try:
+                        reply = json.loads(link.readline())
+                    except ValueError:
+                        continue
+                    if isinstance(reply, dict) and "ok" in reply:
+                        return reply
+    except (OSError, serial.SerialException):
+        return None
+    return None
 
 
 def missing_port_path(port):
@@ -283,7 +380,7 @@ def missing_port_path(port):
 def deploy(args):
     missing = missing_port_path(args.port)
     if missing:
-        raise DeployError("no such port: %s" % missing)
+        raise DeployError("no board found: %s does not exist" % missing)
     files = plan(args.board)
     if files[-1][1] != "/main.py":
         raise DeployError("%s is missing" % MAIN)
@@ -295,6 +392,7 @@ def deploy(args):
     if args.calibration:
         extras[CALIBRATION_DEVICE_PATH] = read_calibration(args.calibration)
     board = Mpremote(args.port, args.resume)
+    board.reach()
     with tempfile.TemporaryDirectory() as out_dir:
         local = compile_all(files, out_dir)
         if args.board in BOARD_SHIMS:
@@ -307,20 +405,25 @@ def deploy(args):
             with os.fdopen(descriptor, "w") as f:
                 f.write(text)
         if not args.no_stop:
-            # Boot without main.py: no firmware, so no watchdog, during the copy.
+            # Boot without main.py: no firmware running during the copy.
             board.run(["exec", "import os\ntry:\n    os.rename('/main.py', '/main.py.off')\nexcept OSError:\n    pass"],
                       ["reset"], check=False)
             board.wait_for_board()
-        copies = [["fs", "cp", local[device], ":" + device] for device in local if device != "/main.py"]
-        board.run(["exec", prepare_script(local, managed_folders(args.board))], *copies, ["fs", "cp", local["/main.py"], ":/main.py"])
+        changed = mismatches(local, board.run(["exec", hash_script(sorted(local))]).stdout)
+        for device in sorted(set(local) - set(changed) - {"/main.py"}):
+            print("unchanged, skipped: %s" % device)
+        order = [device for device in changed if device != "/main.py"] + ["/main.py"]
+        board.copy(prepare_script(local, managed_folders(args.board)), [(local[device], device) for device in order])
         board.run(["exec", "import os\ntry:\n    os.remove('/main.py.off')\nexcept OSError:\n    pass"])
-        output = board.run(["exec", hash_script(sorted(local))]).stdout
-        bad = mismatches(local, output)
+        bad = mismatches(local, board.run(["exec", hash_script(sorted(local))]).stdout)
         if bad:
             raise DeployError("on the board but not as copied: %s" % ", ".join(bad))
-        print("deployed and verified %d files to %s" % (len(local), args.port))
+        print("deployed and verified %d files to %s (%d copied, %d unchanged)"
+              % (len(local), args.port, len(order), len(local) - len(order)))
     if not args.no_reset:
         board.run(["reset"], check=False)
+        print("reset: with the service jumper still fitted the board is in service mode again;"
+              " remove the jumper and reset it to start the pump")
 
 
 def dry_run(args):
@@ -357,11 +460,18 @@ def main(argv=None):
     parser.add_argument("--no-reset", action="store_true", help="do not reset into the firmware at the end")
     parser.add_argument("--new-key", metavar="FILE", help="write a new random device key to FILE and exit")
     parser.add_argument("--write-package-json", action="store_true", help="regenerate package.json (for mip) and exit")
+    parser.add_argument("--build", metavar="DIR",
+                        help="compile the board's files into DIR with a package.json for"
+                             " `mpremote mip install --target / DIR/package.json`, and exit")
     args = parser.parse_args(argv)
     try:
         if args.new_key:
             new_key(args.new_key)
             print("wrote a new %d-byte device key to %s" % (KEY_BYTES, args.new_key))
+        elif args.build:
+            os.makedirs(args.build, exist_ok=True)
+            count = build_tree(args.build)
+            print("built %d files and %s" % (count, os.path.join(args.build, "package.json")))
         elif args.write_package_json:
             with open(PACKAGE_JSON, "w") as f:
                 f.write(package_json())

@@ -1,14 +1,15 @@
 """pumpctl: read and program the pump over its USB serial command channel.
 
     pumpctl --port /dev/ttyACM0 status
-    pumpctl --port /dev/ttyACM0 --key-file device.key set-prescription 00:00=30 07:00=20
-    pumpctl --port /dev/ttyACM0 --key-file device.key set-prescription \
+    pumpctl --port /dev/ttyACM0 --key-file ~/pump-keys/board-07.key set-prescription 00:00=30 07:00=20
+    pumpctl --port /dev/ttyACM0 --key-file ~/pump-keys/board-07.key set-prescription \
             --day mon-fri 00:00=30 07:00=20 --day sat,sun 00:00=30 09:00=25
-    pumpctl --port /dev/ttyACM0 --key-file device.key --json bolus 50
+    pumpctl --port /dev/ttyACM0 --key-file ~/pump-keys/board-07.key --json bolus 50
 
 --port takes a device path or a pyserial URL (socket://host:port, a pty
 path for a simulated board). Commands that change the pump need the device
-key (--key-file: 64 hex digits) and a fresh counter: from --counter-file
+key (--key-file: 64 hex digits, kept outside the work tree, as
+`tools/deploy.py --new-key ~/pump-keys/board-07.key` makes it) and a fresh counter: from --counter-file
 (the last counter this host used, advanced before each command), or else
 asked of the pump with the read-only `auth` command. Replies print as tables;
 --json prints the pump's reply line as it came.
@@ -26,7 +27,10 @@ import sys
 import serial
 
 import card
+import logexport
 from pumplink import CounterFile, LinkError, NoAnswer, PumpLink, PumpRefused, needs_mac, read_key_file
+
+from pump.benchfaults import BENCH_FAULTS  # noqa: E402 (pumplink put the firmware on sys.path)
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NO_ANSWER, EXIT_LINK = 0, 1, 2, 3, 4
 
@@ -164,17 +168,29 @@ def build_parser():
 
     for name, help_text in READ_ONLY + NO_ARGUMENTS:
         command(name, help_text, name, lambda a: {})
-    command("log", "the newest event-log entries", "log",
-            lambda a: present(n=a.n)).add_argument("-n", type=int, help="how many (default 10)")
+    sub = command("log", "the newest event-log entries", "log", lambda a: present(n=a.n, before=a.before))
+    sub.add_argument("-n", type=int, help="how many (default 10)")
+    sub.add_argument("--before", type=int, metavar="SEQ", help="only entries older than this seq (the next page)")
+    sub.add_argument("--export", metavar="FILE.csv|FILE.json", help="the whole log, oldest first, into this file")
     sub = command("card", "the refill-visit card: drug, program, reservoir, empty and refill-by dates", "card",
                   lambda a: {})
     sub.set_defaults(show=show_card)
     sub.add_argument("--png", metavar="FILE", help="also write the card as a one-page PNG")
     sub = command("patient", "who the pump treats (the drug library's rules depend on it)", "patient",
-                  lambda a: {"origin": a.origin, "age_years": a.age_years, "days_since_implant": a.days_since_implant})
+                  lambda a: present(origin=a.origin, age_years=a.age_years, days_since_implant=a.days_since_implant,
+                                    starting_mcg_per_day=a.starting_mcg_per_day, new_patient=a.new_patient,
+                                    reason=a.reason, override=a.override))
     sub.add_argument("origin", choices=("spinal", "cerebral"))
     sub.add_argument("--age-years", type=int, required=True, metavar="YEARS")
-    sub.add_argument("--days-since-implant", type=int, required=True, metavar="DAYS")
+    sub.add_argument("--days-since-implant", type=int, metavar="DAYS",
+                     help="leave out for a patient not yet implanted (the screening trial)")
+    sub.add_argument("--starting-mcg-per-day", type=number, metavar="MCG",
+                     help="the post-implant starting dose from the patient's record (a restart's target)")
+    sub.add_argument("--new-patient", action="store_true", default=None,
+                     help="a different patient: resets the titration and bolus history (needs --reason)")
+    sub.add_argument("--reason", help="why the history is reset (logged)")
+    sub.add_argument("--override", metavar="REASON",
+                     help="keep the running program past a soft limit for this patient, with the reason logged")
     sub = command("set-prescription", "program the daily or weekly schedule", "set_prescription",
                   lambda a: present(steps=a.steps or None, week=week(a.day) if a.day else None, kind=a.kind,
                                     dilution=a.dilution, override=a.override))
@@ -189,14 +205,20 @@ def build_parser():
     sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
     sub = command("refill", "record a refill", "refill",
                   lambda a: present(add_ml=a.add_ml, concentration_mcg_per_ml=a.concentration,
-                                    dilution=a.dilution, confirm=a.confirm))
+                                    dilution=a.dilution, confirm=a.confirm, override=a.override))
     sub.add_argument("--add-ml", type=number, required=True, metavar="ML")
     sub.add_argument("--concentration", type=number, required=True, metavar="MCG_PER_ML")
     sub.add_argument("--dilution", action="store_true", default=None, help="a non-standard concentration, declared")
     sub.add_argument("--confirm", action="store_true", default=None,
                      help="confirm a change of concentration or a fill above capacity")
-    sub = command("bolus", "give a bolus", "bolus", lambda a: present(mcg=a.mcg, override=a.override))
+    sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
+    sub = command("bolus", "give a bolus", "bolus",
+                  lambda a: present(mcg=a.mcg, kind=a.kind, duration_s=a.duration_s, override=a.override))
     sub.add_argument("mcg", type=number, metavar="MCG")
+    sub.add_argument("--kind", choices=("clinician", "screening", "remainder"),
+                     help="clinician (default, after implant), screening (the trial before implant), "
+                          "remainder (what a cut-short bolus did not deliver)")
+    sub.add_argument("--duration-s", type=int, metavar="S", help="over how many seconds (default and least 60)")
     sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
     command("stop", "stop delivery (logged and alarmed)", "stop",
             lambda a: {"reason": " ".join(a.reason)}).add_argument("reason", nargs="+", metavar="REASON")
@@ -223,10 +245,12 @@ def build_parser():
     sub.add_argument("--week-effects", action="append", nargs="+", metavar="DAYS HH:MM=MCG_PER_H",
                      help="flex_week_preview: days (mon, mon-fri, sat,sun) and the rate wanted from each "
                           "time of effect; repeat until every day is given")
-    sub = command("bench", "inject a fault (bench-enable jumper only)", "bench",
-                  lambda a: present(fault=a.fault, mpsi=a.mpsi))
-    sub.add_argument("fault", choices=("pressure", "stall", "empty", "clear"))
+    sub = command("bench", "inject a fault for a bench test (bench-enable jumper only; `clear` undoes it)",
+                  "bench", lambda a: present(fault=a.fault, mpsi=a.mpsi, mv=a.mv, mc=a.mc))
+    sub.add_argument("fault", choices=BENCH_FAULTS)
     sub.add_argument("--mpsi", type=int, help="line pressure in mpsi, for the pressure fault")
+    sub.add_argument("--mv", type=int, help="VSYS in mV, for the low_battery fault")
+    sub.add_argument("--mc", type=int, help="board temperature in milli-degC, for the temperature fault")
     return parser
 
 
@@ -316,6 +340,11 @@ def main(argv=None, open_port=open_serial):
     if needs_mac(options.wire) and not options.key_file:
         parser.error("%s changes the pump: give --key-file (or set PUMPCTL_KEY_FILE)" % options.command)
     problem = options.usage_problem(options)
+    if getattr(options, "export", None):
+        try:
+            logexport.export_format(options.export)
+        except logexport.ExportError as exc:
+            problem = str(exc)
     if problem:
         parser.error(problem)
     args = options.build(options)
@@ -326,7 +355,13 @@ def main(argv=None, open_port=open_serial):
     except LinkError as exc:
         return fail(exc, EXIT_LINK)
     try:
-        reply, raw = PumpLink(port, key, counter, options.timeout).request(options.wire, args)
+        link = PumpLink(port, key, counter, options.timeout)
+        if getattr(options, "export", None):
+            entries = logexport.fetch_all(lambda page: link.request("log", page)[0])
+            logexport.write(entries, options.export)
+            print("%d event-log entries written to %s" % (len(entries), options.export))
+            return EXIT_OK
+        reply, raw = link.request(options.wire, args)
     except PumpRefused as exc:
         if options.json:
             print(exc.raw)

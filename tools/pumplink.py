@@ -74,7 +74,9 @@ def encode_line(name, args=None, key=None, ctr=None):
         message["args"] = args
     if key is not None:
         message["ctr"] = ctr
-    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+    # UTF-8 as it is (4 bytes at most a character), not 6-byte escapes: the
+    # pump's line limit (pump.schema) allows for the escaped form anyway.
+    body = json.dumps(message, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode()
     line = body if key is None else hmac.new(key, body, hashlib.sha256).hexdigest().encode() + b" " + body
     if len(line) > MAX_LINE_BYTES:
         raise ValueError("%s is %d bytes on the wire; the pump takes at most %d" % (name, len(line), MAX_LINE_BYTES))

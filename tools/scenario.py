@@ -10,6 +10,8 @@ The normalised scenario is what hw/sim/runner.py runs, under either
 interpreter: ms, nL, ng, ng/uL, and days since 2000-01-01.
 """
 import datetime
+import json
+import re
 
 import jsonschema
 
@@ -17,16 +19,30 @@ from mpenv import add_to_sys_path
 
 add_to_sys_path()
 
+from boards.refpump_rp2040 import calibration as board_calibration  # noqa: E402
+from boards.refpump_rp2040.config import CALIBRATION_LIMITS, DEFAULT_CALIBRATION  # noqa: E402
 from pump import druglib  # noqa: E402
 from pump.prescription import Prescription  # noqa: E402
 from pump.units import WEEKDAY_NAMES, UnitError, hhmm_to_ms, mcg_to_ng, ml_to_nl  # noqa: E402
 
 EPOCH = datetime.datetime(2000, 1, 1)
-NUMBER = {"type": "number"}
-POSITIVE = {"type": "number", "exclusiveMinimum": 0}
-NON_NEGATIVE = {"type": "number", "minimum": 0}
-WHOLE = {"type": "integer", "minimum": 0}
+CLOCK_END = datetime.datetime(2100, 1, 1)  # the pump's clock keeps years 2000-2099
 MAX_DURATION_H = 366 * 24  # a year of pump time; a 90-day run takes seconds
+# Every number has a ceiling: far above anything a pump or a person could mean,
+# low enough that no conversion overflows and no loop runs for ever. What the
+# pump itself refuses inside these is the pump's business, and the report's.
+BIG = 1_000_000
+
+
+def _number(low, high, exclusive_low=False):
+    return {"type": "number", "exclusiveMinimum" if exclusive_low else "minimum": low, "maximum": high}
+
+
+POSITIVE = _number(0, BIG, exclusive_low=True)
+NON_NEGATIVE = _number(0, BIG)
+WHOLE = {"type": "integer", "minimum": 0, "maximum": BIG}
+HOURS = _number(0, MAX_DURATION_H)
+MAX_NESTING = 8  # a command's arguments are flat; a few levels spare
 
 
 def _section(properties, required=()):
@@ -40,14 +56,15 @@ STEPS = {"type": "array", "minItems": 1, "items": _section(
 
 EVENT_FIELDS = {
     "occlude": {}, "clear_occlusion": {}, "stall": {}, "unstall": {}, "clock_fault": {}, "flash_failure": {},
+    "crash": {},
     "press": {"button": {"enum": ["ack"]}},
-    "power_cut": {"off_s": NON_NEGATIVE},
+    "power_cut": {"off_s": _number(0, MAX_DURATION_H * 3600)},
     "sensor_fault": {"sensor": {"enum": ["pressure"]}, "fault": {"enum": ["open", "stuck", "out_of_range", "none"]}},
     "refill": {"add_ml": POSITIVE, "concentration_mcg_per_ml": POSITIVE, "dilution": {"type": "boolean"}},
     "command": {"command": {"type": "object", "properties": {"cmd": {"type": "string"}, "args": {"type": "object"}},
                             "required": ["cmd"], "additionalProperties": False}},
-    "supply": {"mv": NON_NEGATIVE},
-    "temperature": {"c": NUMBER},
+    "supply": {"mv": _number(0, 100_000)},
+    "temperature": {"c": _number(-273, 1000)},
 }
 EVENT_REQUIRED = {"power_cut": ["off_s"], "sensor_fault": ["fault"], "refill": ["add_ml", "concentration_mcg_per_ml"],
                   "command": ["command"], "supply": ["mv"], "temperature": ["c"]}
@@ -55,7 +72,7 @@ EVENT_REQUIRED = {"power_cut": ["off_s"], "sensor_fault": ["fault"], "refill": [
 SCHEMA = _section({
     "start": {"type": "string"},
     "duration_h": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_H},
-    "seed": {"type": "integer", "minimum": 0},
+    "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
     "patient": _section({"origin": {"enum": ["spinal", "cerebral"]}, "age_years": WHOLE,
                          "days_since_implant": WHOLE}, ["origin", "age_years", "days_since_implant"]),
     "reservoir": _section({"capacity_ml": POSITIVE, "fill_ml": POSITIVE, "concentration_mcg_per_ml": POSITIVE,
@@ -64,14 +81,13 @@ SCHEMA = _section({
     "prescription": dict(_section({"steps": STEPS, "week": _section({day: STEPS for day in WEEKDAY_NAMES}, WEEKDAY_NAMES),
                                    "override": {"type": "string", "minLength": 1}}),
                          oneOf=[{"required": ["steps"]}, {"required": ["week"]}]),
-    "settings": _section({"low_reservoir_ml": NON_NEGATIVE, "low_reservoir_days": {"type": "integer", "minimum": 0}}),
-    "board": _section({"steps_per_ml": {"type": "integer", "minimum": 1000},
-                       "true_steps_per_ml": {"type": "integer", "minimum": 1000}}),
+    "settings": _section({"low_reservoir_ml": NON_NEGATIVE, "low_reservoir_days": WHOLE}),
+    "board": _section({"steps_per_ml": {"type": "integer"}, "true_steps_per_ml": {"type": "integer"}}),
     "events": {"type": "array", "items": {
         "type": "object", "required": ["at_h", "do"],
-        "properties": {"at_h": NON_NEGATIVE, "do": {"enum": sorted(EVENT_FIELDS)}},
+        "properties": {"at_h": HOURS, "do": {"enum": sorted(EVENT_FIELDS)}},
         "allOf": [{"if": {"properties": {"do": {"const": kind}}},
-                   "then": {"properties": dict(fields, at_h=NON_NEGATIVE, do={"const": kind}),
+                   "then": {"properties": dict(fields, at_h=HOURS, do={"const": kind}),
                             "required": EVENT_REQUIRED.get(kind, []), "additionalProperties": False}}
                   for kind, fields in sorted(EVENT_FIELDS.items())]}},
     "description": {"type": "string"},
@@ -87,6 +103,11 @@ def _where(error):
     return path or "scenario"
 
 
+def shorten_numbers(text):
+    """A number of more than 20 digits, shortened: a message stays one readable line."""
+    return re.sub(r"\d{21,}", lambda m: "%s...(%d digits)" % (m.group()[:6], len(m.group())), text)
+
+
 def check_structure(raw):
     errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(raw),
                     key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
@@ -98,7 +119,20 @@ def check_structure(raw):
         if error.validator == "oneOf":  # the prescription's two forms
             raise ScenarioError("%s: give steps (a daily schedule) or week (one per weekday), not both"
                                 % _where(error))
-        raise ScenarioError("%s: %s" % (_where(error), error.message))
+        raise ScenarioError("%s: %s" % (_where(error), shorten_numbers(error.message)))
+
+
+def _depth(value):
+    """How deeply lists and objects nest in value (0 for a plain value), without recursion."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            if depth + 1 > MAX_NESTING:
+                return deepest
+            level.extend((inner, depth + 1) for inner in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _units(convert, value, field):
@@ -113,8 +147,8 @@ def _start(text):
         start = datetime.datetime.fromisoformat(text)
     except ValueError:
         raise ScenarioError("start: expected an ISO date and time like 2026-03-02T08:00:00, got %r" % text)
-    if start.tzinfo is not None or start < EPOCH:
-        raise ScenarioError("start: local time after 2000-01-01 without a zone, got %r" % text)
+    if start.tzinfo is not None or not EPOCH <= start < CLOCK_END:
+        raise ScenarioError("start: local time in 2000-2099 (the pump clock's range) without a zone, got %r" % text)
     since = start - EPOCH
     return since.days, since.seconds * 1000 + since.microseconds // 1000
 
@@ -138,6 +172,8 @@ def _event(event, i):
             args["dilution"] = True
         out["command"] = {"cmd": "refill", "args": args}
     elif do == "command":
+        if _depth(event["command"]) > MAX_NESTING:
+            raise ScenarioError("%s.command: nested deeper than %d levels" % (field, MAX_NESTING))
         out["command"] = event["command"]
     elif do == "supply":
         out["mv"] = int(event["mv"])
@@ -183,10 +219,17 @@ def normalise(raw):
         "calibration": {"capacity_nl": _units(ml_to_nl, reservoir.get("capacity_ml", 20), "reservoir.capacity_ml")},
         "events": [_event(e, i) for i, e in enumerate(raw.get("events", []))],
     }
+    _check_calibration("capacity_nl", scenario["calibration"]["capacity_nl"], "reservoir.capacity_ml")
     if "steps_per_ml" in board:
-        scenario["calibration"]["steps_per_ml"] = board["steps_per_ml"]
+        scenario["calibration"]["steps_per_ml"] = _check_calibration("steps_per_ml", board["steps_per_ml"],
+                                                                     "board.steps_per_ml")
     if "true_steps_per_ml" in board:
-        scenario["true_steps_per_ml"] = board["true_steps_per_ml"]
+        # the mechanism itself: within the range a board would accept as its calibration
+        scenario["true_steps_per_ml"] = _check_calibration("steps_per_ml", board["true_steps_per_ml"],
+                                                           "board.true_steps_per_ml")
+    end = EPOCH + datetime.timedelta(days=day, milliseconds=ms + scenario["duration_ms"])
+    if end >= CLOCK_END:
+        raise ScenarioError("duration_h: the run would go past 2099-12-31, the end of the pump clock's range")
     if scenario["fill_nl"] > scenario["calibration"]["capacity_nl"]:
         raise ScenarioError("reservoir.fill_ml: more than capacity_ml")
     _units(ml_to_nl, settings.get("low_reservoir_ml", 2), "settings.low_reservoir_ml")
@@ -200,6 +243,15 @@ def normalise(raw):
             raise ScenarioError("events.%d.at_h: after the end of the run (duration_h)" % i)
     _check_with_druglib(scenario, raw["prescription"].get("override"))
     return scenario
+
+
+def _check_calibration(key, value, field):
+    """value, if the board would accept it as its calibration `key`
+    (boards/refpump_rp2040: the same check as its calibration file)."""
+    try:
+        return board_calibration.parse(json.dumps({key: value}), DEFAULT_CALIBRATION, CALIBRATION_LIMITS)[key]
+    except ValueError as exc:
+        raise ScenarioError("%s: %s" % (field, exc))
 
 
 def _check_concentration(concentration, dilution, field):

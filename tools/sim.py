@@ -3,6 +3,8 @@
     --json                        the JSON report (README, "Simulation"), alone on stdout
     --interpreter micropython     run the pump (and the simulated board) in the
                                   MicroPython unix port instead of this CPython
+    --plot OUT.png                also draw the run (tools/simplot.py): dose per
+                                  hour, dose error, reservoir, line pressure, alarms
     --card [--card-png FILE]      then print the refill-visit card at the end of
                                   the run (and write it as a one-page PNG)
 
@@ -22,7 +24,7 @@ import textwrap
 
 import card
 from mpenv import ROOT, build_mpy, micropython_command, micropython_env
-from scenario import EPOCH, ScenarioError, normalise
+from scenario import EPOCH, ScenarioError, normalise, shorten_numbers
 
 SIM_HEAP = "2M"  # the simulator's physics and ledgers ride along; the pump logic's
                  # own heap use is measured against 160K by bench/run_all.py
@@ -86,7 +88,22 @@ def report(scenario, results):
         # as objects with sorted keys: MicroPython's json writes dict keys in another order
         "command_replies": [json.loads(r, object_pairs_hook=lambda pairs: dict(sorted(pairs)))
                             for r in results["replies"]],
+        "refused_commands": refused_commands(results["commands"]),
+        "powered_at_end": results["powered_at_end"],
     }
+
+
+def refused_commands(commands):
+    """Every command of the run the pump did not carry out, with its reason:
+    its refusal, or no answer at all (the power was off, or died in it)."""
+    refused = []
+    for t_ms, name, reply in commands:
+        answer = json.loads(reply) if reply is not None else {"ok": False, "error": "no_answer",
+                                                               "message": "the pump did not answer (no power)"}
+        if not answer["ok"]:
+            refused.append({"at_s": t_ms // 1000, "cmd": name, "error": answer["error"],
+                            "message": answer["message"]})
+    return refused
 
 
 def _hms(seconds):
@@ -112,6 +129,13 @@ def summary(rep, name, description):
     lines.append("Reservoir: %.3f mL left (pump's estimate %.3f mL, %s), empty %s"
                  % (res["true_ml"], res["estimated_ml"], "ABOVE the truth" if above else "not above",
                     res["projected_empty"] or "- (not delivering)"))
+    if not rep["powered_at_end"]:
+        lines.append("The power was still off when the run ended: the pump's figures are from before the cut")
+    lines += ["", "Refused commands (time since start)"]
+    for r in rep["refused_commands"]:
+        lines.append("  %-13s %-16s %s: %s" % (_hms(r["at_s"]), r["cmd"], r["error"], r["message"]))
+    if not rep["refused_commands"]:
+        lines.append("  none")
     lines += ["", "Alarms (time since start)  priority   raised        acknowledged  cleared"]
     for a in rep["alarms"] or []:
         lines.append("  %-24s %-8s %-13s %-13s %s" % (a["kind"], a["priority"], _hms(a["raised_s"]),
@@ -127,32 +151,62 @@ def _refuse_constant(name):
     raise ValueError("%s is not a number JSON allows" % name)
 
 
+def _finite(text):
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("%s is too large a number" % shorten_numbers(text))
+    return value
+
+
+def load_scenario(path):
+    """The scenario file, checked and normalised: (raw, normalised).
+    Raises OSError or ValueError (one line of text) when it cannot be run."""
+    with open(path) as f:
+        try:
+            raw = json.load(f, parse_constant=_refuse_constant, parse_float=_finite)
+        except RecursionError:
+            raise ValueError("nested too deeply to be a scenario")
+    return raw, normalise(raw)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
     parser.add_argument("--json", action="store_true", help="print the JSON report only")
     parser.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython")
+    parser.add_argument("--plot", metavar="OUT.png", help="draw the run into this PNG")
     parser.add_argument("--card", action="store_true", help="print the refill-visit card at the end of the run")
     parser.add_argument("--card-png", metavar="FILE", help="and write it as a one-page PNG")
     args = parser.parse_args(argv)
     if args.card_png and not args.card:
         parser.error("--card-png goes with --card")
     try:
-        with open(args.scenario) as f:
-            raw = json.load(f, parse_constant=_refuse_constant)
-        scenario = normalise(raw)
+        raw, scenario = load_scenario(args.scenario)
         scenario["card"] = args.card
+        if args.plot:
+            from simplot import sample_interval_ms
+            scenario["trace_ms"] = sample_interval_ms(scenario["duration_ms"])
         results = run_micropython(scenario) if args.interpreter == "micropython" else run_cpython(scenario)
     except OSError as exc:
         print("%s: %s" % (args.scenario, exc.strerror), file=sys.stderr)
         return 2
     except ValueError as exc:  # ScenarioError, and json's JSONDecodeError
-        print("%s: %s" % (args.scenario, str(exc).splitlines()[0]), file=sys.stderr)
+        print("%s: %s" % (args.scenario, shorten_numbers(str(exc).splitlines()[0])), file=sys.stderr)
         return 2
     rep = report(scenario, results)
+    if args.plot:
+        from simplot import plot_run
+        try:
+            plot_run(scenario, results, args.plot, "Simulated run: %s" % os.path.basename(args.scenario))
+        except OSError as exc:
+            print("%s: %s" % (args.plot, exc.strerror), file=sys.stderr)
+            return 2
     print(json.dumps(rep, indent=2) if args.json else
           summary(rep, os.path.basename(args.scenario), raw.get("description")))
     if args.card:
+        if results["card"] is None:
+            print("%s: no card: the pump is off at the end of the run" % args.scenario, file=sys.stderr)
+            return 1
         return print_card(json.loads(results["card"]), args.card_png)
     return 0
 

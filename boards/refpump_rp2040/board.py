@@ -9,6 +9,7 @@ log, because a pump that refuses to boot stops intrathecal baclofen abruptly,
 which is the hazard the monograph warns about most.
 """
 import binascii
+import errno
 import micropython
 import select
 import sys
@@ -32,7 +33,37 @@ from hw.watchdog import Watchdog
 
 from . import calibration, config, pins
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for pyright: MicroPython has no typing module (annotations are strings)
+    from typing import NoReturn
+
 _KEY_BYTES = 32
+_REPLY_DRAIN_MS = 200  # USB CDC sends the last reply before a bench reset
+
+
+class _BenchRTC:
+    """The DS3231 as the wall clock reads it, on a board booted in bench
+    mode: `silent` (the bench `clock` fault) makes it stop answering, as a
+    cut I2C wire would, so hw/wallclock.py sees exactly that."""
+
+    silent = False
+
+    def __init__(self, rtc):
+        self._rtc = rtc
+
+    @property
+    def oscillator_stopped(self):
+        return self._rtc.oscillator_stopped
+
+    def read_s(self):
+        if _BenchRTC.silent:
+            raise OSError(errno.ETIMEDOUT)
+        return self._rtc.read_s()
+
+    def write_s(self, seconds):
+        if _BenchRTC.silent:
+            raise OSError(errno.ETIMEDOUT)
+        self._rtc.write_s(seconds)
 
 
 class Board:
@@ -48,7 +79,7 @@ class Board:
     def __init__(self, stepper, pressure, end_switch, home_switch, buzzer, lamps, ack,
                  supply, die_temperature, clock, watchdog, fs, serial, calibration,
                  bench_enabled, device_key, startup_faults,
-                 use_lightsleep=False, sleep_slice_ms=20):
+                 use_lightsleep=False, sleep_slice_ms=20, service_mode=False):
         self.stepper = stepper
         self.pressure = pressure
         self.buzzer = buzzer
@@ -59,6 +90,7 @@ class Board:
         self.serial = serial
         self.calibration = calibration
         self.bench_enabled = bench_enabled
+        self.service_mode = service_mode
         self.device_key = device_key
         self.startup_faults = startup_faults
         self._end_switch = end_switch
@@ -68,16 +100,26 @@ class Board:
         self._die_temperature = die_temperature
         self._use_lightsleep = use_lightsleep
         self._sleep_slice_ms = sleep_slice_ms
-        self._forced_empty = False
+        self.inject("clear")
 
-    def inject(self, fault, mpsi=None):
-        """Bench fault injection (protocol `bench`, which refuses it unless
-        the BENCH-ENABLE jumper was fitted at boot): force a pressure
-        reading, a stall on DIAG, or the end-of-travel switch; `clear` ends
-        them all."""
-        self.pressure.forced_mpsi = mpsi if fault == "pressure" else None
+    def inject(self, fault, value=None):
+        """Bench fault injection (pump.bench; the protocol refuses `bench`
+        unless the BENCH-ENABLE jumper was fitted at boot). One fault at a
+        time, each as the hardware would show it: the pressure reading or
+        the transducer (hw/pressure.py; a blocked line rises by
+        config.BENCH_LINE_MPSI_PER_UL per uL pushed), DIAG, the end-of-travel
+        switch, VSYS (`value` mV), the die temperature (`value` milli-degC),
+        a DS3231 that stops answering, a flash write that fails, a reset as
+        after a crash (once the reply is out). `clear` ends them all."""
+        rise_x1000 = config.BENCH_LINE_MPSI_PER_UL * 1_000_000 // self.calibration["steps_per_ml"]
+        self.pressure.inject(fault, value, self.stepper, rise_x1000)
         self.stepper.forced_stall = fault == "stall"
         self._forced_empty = fault == "empty"
+        self._forced_supply_mv = value if fault == "low_battery" else None
+        self._forced_temperature_mc = value if fault == "temperature" else None
+        _BenchRTC.silent = fault == "clock"
+        self.fs.refuse_writes(1 if fault == "storage" else 0)
+        self._reset_pending = fault == "restart"
 
     def end_of_travel(self):
         return self._forced_empty or self._end_switch.active()
@@ -89,10 +131,12 @@ class Board:
         return self._ack.pressed()
 
     def supply_mv(self):
-        return self._supply.read_mv()
+        forced = self._forced_supply_mv
+        return self._supply.read_mv() if forced is None else forced
 
     def temperature_mc(self):
-        return self._die_temperature.read_mc()
+        forced = self._forced_temperature_mc
+        return self._die_temperature.read_mc() if forced is None else forced
 
     def sleep_until(self, ms_from_now):
         """Sleep up to `ms_from_now` ms, never past the watchdog's max_sleep_ms.
@@ -103,6 +147,9 @@ class Board:
         runs in the background: it stops the PIO that times the steps and the
         PWM that sounds the buzzer.
         """
+        if self._reset_pending:  # the bench `restart`: its reply is out by now
+            time.sleep_ms(_REPLY_DRAIN_MS)
+            reset()
         sleep_ms = ms_from_now if ms_from_now < self.watchdog.max_sleep_ms else self.watchdog.max_sleep_ms
         if sleep_ms <= 0:
             return
@@ -121,7 +168,7 @@ class Board:
         return selftest.run(self, alarm_patterns)
 
     @staticmethod
-    def reset():
+    def reset() -> "NoReturn":
         """After a crash: reboot into restore, where the restart is alarmed."""
         reset()
 
@@ -133,23 +180,39 @@ def panic():
     """The board could not even be built: with the pins alone, light the red
     lamp and sound the buzzer steadily, deliver nothing, and keep the
     watchdog (which build() may have started) fed, so the failure is loud
-    and not a silent reset loop. Only a person ends it."""
+    and not a silent reset loop. Only a person ends it. With the service
+    jumper fitted it returns instead, the console open, so that main.py
+    ends in the REPL where the engineer can see and repair what failed."""
     Pin(pins.ENABLE, Pin.OUT, value=1)  # EN is active low: the motor unpowered
     Pin(pins.LAMP_RED, Pin.OUT, value=1)
     buzzer = PWM(Pin(pins.BUZZER))
     buzzer.freq(config.BUZZER_TONE_HZ)
     buzzer.duty_u16(32768)
+    if Pin(pins.SERVICE, Pin.IN, Pin.PULL_UP).value() == 0:
+        micropython.kbd_intr(3)
+        return
     watchdog = WDT(timeout=config.WATCHDOG_TIMEOUT_MS)
     while True:
         watchdog.feed()
         time.sleep_ms(1000)
 
 
+class _NoWatchdog:
+    """Service mode starts no hardware watchdog: once started it cannot be
+    stopped, and it would reset the board under the engineer at the REPL.
+    Nothing is delivered in service mode, so there is no dose to protect."""
+
+    @staticmethod
+    def feed():
+        return None
+
+
 def build():
     faults = []
     # Lets an exception raised in a hard IRQ handler (stepper, DIAG) be reported.
     micropython.alloc_emergency_exception_buf(100)
-    watchdog = Watchdog(WDT(timeout=config.WATCHDOG_TIMEOUT_MS),
+    service_mode = Pin(pins.SERVICE, Pin.IN, Pin.PULL_UP).value() == 0
+    watchdog = Watchdog(_NoWatchdog() if service_mode else WDT(timeout=config.WATCHDOG_TIMEOUT_MS),
                         config.WATCHDOG_TIMEOUT_MS, config.WATCHDOG_MARGIN_MS)
     cal, problem = calibration.load(config.CALIBRATION_PATH, config.DEFAULT_CALIBRATION,
                                     config.CALIBRATION_LIMITS)
@@ -162,8 +225,8 @@ def build():
                       Pin(pins.ENABLE, Pin.OUT, value=1), Pin(pins.DIAG, Pin.IN, Pin.PULL_DOWN),
                       forward_dir_level=config.FORWARD_DIR_LEVEL, capacity=config.STEP_QUEUE,
                       forward_limit=end_switch, reverse_limit=home_switch)
-    end_switch.on_close(lambda: stepper.halt_toward(True))
-    home_switch.on_close(lambda: stepper.halt_toward(False))
+    end_switch.on_reached(lambda: stepper.halt_toward(True))
+    home_switch.on_reached(lambda: stepper.halt_toward(False))
 
     pressure = PressureSensor(ADC(Pin(pins.PRESSURE)), cal["pressure_zero_u16"],
                               cal["pressure_span_u16"], config.PRESSURE_FULL_SCALE_MPSI)
@@ -171,6 +234,9 @@ def build():
 
     i2c = I2C(pins.I2C_BUS, sda=Pin(pins.I2C_SDA), scl=Pin(pins.I2C_SCL), freq=config.I2C_FREQ_HZ)
     rtc = _collect(faults, DS3231, i2c)
+    bench_enabled = Pin(pins.BENCH_ENABLE, Pin.IN, Pin.PULL_UP).value() == 0
+    if bench_enabled and rtc is not None:
+        rtc = _BenchRTC(rtc)
     key, problem = _read_device_key(config.DEVICE_KEY_PATH)
     if problem is not None:
         faults.append(("storage_fault", problem))
@@ -189,14 +255,14 @@ def build():
         clock=WallClock(rtc),
         watchdog=watchdog,
         fs=FlashFS(config.DATA_DIR),
-        serial=LineChannel(sys.stdin.buffer, sys.stdout.buffer, select.poll(), select.POLLIN,
-                           config.SERIAL_MAX_LINE),
+        serial=LineChannel(sys.stdin.buffer, sys.stdout.buffer, select.poll(), select.POLLIN),
         calibration=cal,
-        bench_enabled=Pin(pins.BENCH_ENABLE, Pin.IN, Pin.PULL_UP).value() == 0,
+        bench_enabled=bench_enabled,
         device_key=key,
         startup_faults=faults,
         use_lightsleep=config.USE_LIGHTSLEEP,
         sleep_slice_ms=config.SLEEP_SLICE_MS,
+        service_mode=service_mode,
     )
 
 

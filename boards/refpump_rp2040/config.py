@@ -14,11 +14,11 @@ WATCHDOG_MARGIN_MS = 2_000      # longest single sleep is timeout - margin
 I2C_FREQ_HZ = 400_000
 BUZZER_TONE_HZ = 2_700          # near a typical 12 mm piezo's resonance
 ACK_SETTLE_MS = 30
-SERIAL_MAX_LINE = 6_144         # pump.protocol.MAX_LINE_BYTES: a weekly program fits
 STEP_QUEUE = 128                # pulses one Stepper.pulse() call may queue at most
 FORWARD_DIR_LEVEL = 1           # DIR level that drives the plunger into the reservoir
 PRESSURE_FULL_SCALE_MPSI = 30_000
 SLEEP_SLICE_MS = 20             # how often a sleep looks for an ACK press or serial input
+BENCH_LINE_MPSI_PER_UL = 1_000  # bench `occlusion`: a blocked reference catheter, 1 psi per uL pushed
 # lightsleep stops PIO, PWM and the USB stack's service for its duration: off
 # for the USB-powered bench board, where it would only delay commands.
 USE_LIGHTSLEEP = False

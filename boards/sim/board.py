@@ -11,6 +11,11 @@ from boards.refpump_rp2040.config import DEFAULT_CALIBRATION
 from hw.sim.devices import Recorder, SimBuzzer, SimClock, SimPressure, SimStepper, SimTime, SimWatchdog
 from hw.sim.flash import FakeFlash
 from hw.sim.physics import Mechanism
+from pump.occlusion import SENSOR_OK, SENSOR_OPEN, SENSOR_OUT_OF_RANGE, SENSOR_STUCK
+
+# bench fault -> the transducer fault of the physics
+_BENCH_SENSOR_FAULTS = {"sensor_open": SENSOR_OPEN, "sensor_stuck": SENSOR_STUCK,
+                        "sensor_out_of_range": SENSOR_OUT_OF_RANGE}
 
 
 class SimBoard:
@@ -40,6 +45,8 @@ class SimBoard:
         self.temperature = 25_000  # milli-degC
         self.ack_latched = False
         self.serial_number = "SIM-%06d" % seed  # a simulated pump's serial, on its refill card
+        self.reset_requested = False  # the bench `restart`, for the shell to carry out
+        self._bench = None  # (fault, supply, temperature) while a bench fault is injected
 
     def end_of_travel(self):
         return self.mechanism.end_of_travel()
@@ -61,14 +68,42 @@ class SimBoard:
     def temperature_mc(self):
         return self.temperature
 
-    def inject(self, fault, mpsi=None):
-        """Bench fault injection (protocol `bench`), as the reference board
-        does it: one fault at a time, `clear` ends it. A forced stall also
-        stops the simulated plunger (a jam, as DIAG would report it)."""
+    def inject(self, fault, value=None):
+        """Bench fault injection (pump.bench), as the reference board does
+        it, on the physics: one fault at a time, `clear` ends it. A forced
+        stall also stops the simulated plunger (a jam, as DIAG would report
+        it); an occlusion blocks the simulated catheter, whose pressure then
+        rises with the volume pushed, with the sensor's noise, and clearing
+        it releases what is still trapped. A restart is requested of the
+        shell (reset_requested), once the reply is out."""
         mech = self.mechanism
-        mech.forced_mpsi = mpsi if fault == "pressure" else None
+        if self._bench is not None:  # undo the fault before
+            before, self.supply, self.temperature = self._bench
+            self._bench = None
+            mech.sensor_fault = SENSOR_OK
+            self.clock.ok = True
+            self.fs.refuse_writes(0)
+            if before == "occlusion":
+                mech.clear_occlusion()
+        mech.forced_mpsi = value if fault == "pressure" else None
         mech.stalled = fault == "stall"
         mech.forced_empty = fault == "empty"
+        self.reset_requested = fault == "restart"
+        if fault == "clear":
+            return
+        self._bench = (fault, self.supply, self.temperature)
+        if fault == "occlusion":
+            mech.occlude()
+        elif fault in _BENCH_SENSOR_FAULTS:
+            mech.sensor_fault = _BENCH_SENSOR_FAULTS[fault]
+        elif fault == "low_battery":
+            self.supply = value
+        elif fault == "temperature":
+            self.temperature = value
+        elif fault == "clock":
+            self.clock.ok = False
+        elif fault == "storage":
+            self.fs.refuse_writes(1)
 
     def selftest(self, alarm_patterns):
         """Moving the motor and waiting on the buzzer take real time, which

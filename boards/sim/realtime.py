@@ -15,13 +15,16 @@ import sys
 import time
 
 from boards.sim.board import SimBoard
+from boards.sim.console import ChipConsole
 from hw.flashfs import FlashFS
 from hw.sim.devices import SimClock, SimStepper
 from hw.usb_serial import LineChannel
-from pump.protocol import MAX_LINE_BYTES
 
 CONFIG_PATH = "sim.json"
 KEY_PATH = "device.key"
+WORLD_PATH = "world.json"
+WORLD_SAVE_MS = 5_000  # real ms between saves of the reservoir (a kill loses at most this)
+RESET_EXIT = 70        # the exit status that means "reset me" to the supervisor
 UNIX_EPOCH_TO_2000_S = 946_684_800
 
 
@@ -50,28 +53,57 @@ class RealTimeStepper(SimStepper):
 
 
 class RealTimeSimBoard(SimBoard):
-    def __init__(self, speed=1, seed=1, fill_ml=20, bench=True):
-        since_2000_s = int(time.time()) - UNIX_EPOCH_TO_2000_S
-        SimBoard.__init__(self, since_2000_s // 86_400, since_2000_s % 86_400 * 1000, seed,
-                          int(fill_ml * 1_000_000), flash=FlashFS("data"), bench_enabled=bench)
+    """`speed` simulated ms per real ms; `bench` and `service`: the jumpers
+    fitted at boot. Its world (WORLD_PATH) outlives a reset, as a board's
+    does: the clock goes on from where it was, never back, whatever the new
+    speed, and the reservoir holds what the plunger left in it."""
+
+    def __init__(self, speed=1, seed=1, fill_ml=20, bench=True, service=False):
         self.speed = speed
-        self.started = time.ticks_ms()
+        self.booted_wall_ms = _wall_ms()
+        world = _read_world(WORLD_PATH)
+        if world is None:  # first boot: the host's clock
+            self.booted_clock_ms = self.booted_wall_ms - UNIX_EPOCH_TO_2000_S * 1000
+        else:  # the simulated world went on at its own pace while the board was off
+            self.booted_clock_ms = world["clock_ms"] + (self.booted_wall_ms - world["wall_ms"]) * world["speed"]
+        day, ms = divmod(self.booted_clock_ms, 86_400_000)
+        SimBoard.__init__(self, day, ms, seed, int(fill_ml * 1_000_000), flash=FlashFS("data"),
+                          bench_enabled=bench)
+        if world is not None:
+            self.mechanism.reservoir_steps = world["reservoir_steps"]
+        self.saved_wall_ms = None
+        self.save_world()
         self.clock = RealTimeClock(self)
         self.stepper = RealTimeStepper(self)
-        self.serial = LineChannel(sys.stdin.buffer, sys.stdout.buffer, select.poll(), select.POLLIN, MAX_LINE_BYTES)
+        self.service_mode = service  # the service jumper, as read at boot
+        console = ChipConsole(sys.stdin.buffer)
+        self.serial = LineChannel(console, sys.stdout.buffer, console, select.POLLIN)
         self._stdin = select.poll()
         self._stdin.register(sys.stdin, select.POLLIN)
         self.device_key = _read_key(KEY_PATH)
 
     def catch_up(self):
         """Apply the pulses due by now to the physics."""
-        now = time.ticks_diff(time.ticks_ms(), self.started) * self.speed
+        wall_ms = _wall_ms()
+        now = (wall_ms - self.booted_wall_ms) * self.speed
         for _t, forward in self.stepper.due_before(now):
             self.stepper.emit(forward)
         self.time.t_ms = now
+        if wall_ms - self.saved_wall_ms >= WORLD_SAVE_MS:
+            self.save_world()
+
+    def save_world(self):
+        """The clock's anchor (constant for a run) and the reservoir now."""
+        self.saved_wall_ms = _wall_ms()
+        with open(WORLD_PATH, "w") as f:
+            json.dump({"clock_ms": self.booted_clock_ms, "wall_ms": self.booted_wall_ms, "speed": self.speed,
+                       "reservoir_steps": self.mechanism.reservoir_steps}, f)
 
     def sleep_until(self, ms_from_now):
-        """Sleep in real time, waking early for a line on stdin."""
+        """Sleep in real time, waking early for a line on stdin. A bench
+        `restart` resets here, after its reply went out."""
+        if self.reset_requested:
+            self.reset()
         if ms_from_now > 0:
             self._stdin.poll(max(1, ms_from_now // self.speed))
         self.catch_up()
@@ -80,9 +112,24 @@ class RealTimeSimBoard(SimBoard):
         from hw import selftest  # real time passes here, so the real self-test runs
         return selftest.run(self, alarm_patterns)
 
-    @staticmethod
-    def reset():
-        sys.exit(70)  # the unix port has no reset: end, and let whoever started it restart it
+    def reset(self):
+        """The unix port has no reset: save the world and end with RESET_EXIT,
+        and tools/simboard.py's supervisor boots main.py again."""
+        self.catch_up()
+        self.save_world()
+        sys.exit(RESET_EXIT)
+
+
+def _wall_ms():
+    return time.time_ns() // 1_000_000
+
+
+def _read_world(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError:
+        return None
 
 
 def _read_key(path):

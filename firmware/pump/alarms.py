@@ -12,9 +12,10 @@ Vocabulary (IEC 60601-1-8 words, used the same way here):
 - a *latching* alarm keeps annunciating after its condition is gone until an
   operator acknowledges it, so a transient hazard (an occlusion that cleared
   by itself, a restart at 3 a.m.) is never missed;
-- *acknowledge* (ACK button or command) turns the sound of every annunciating
-  alarm off for the rest of its episode; the lamp stays on while the condition
-  holds; a latched alarm whose condition is gone ends there;
+- *acknowledge* (ACK button or command) turns the continuous sound of every
+  annunciating alarm off (reminders and resounding aside, below); the lamp
+  stays on while the condition holds; a latched alarm whose condition is gone
+  ends there;
 - *silence* is an audio pause of at most AUDIO_PAUSE_S: the sound comes back
   while the alarm still annunciates. A newly raised audible alarm, or an
   escalation, ends the pause at once so a new hazard is never muted by an
@@ -42,6 +43,9 @@ Priorities (IEC 60601-1-8 Table 1: potential harm x onset of harm):
   the pump by command), and a high alarm on every intended stop teaches staff
   to silence it. Left unacknowledged, it escalates to high; acknowledged, it
   reminds every 10 min and sounds again as high after an hour.
+- missed_delivery: medium or high, chosen when it is raised from the dose a
+  power outage cost (pump.boot); crash_loop: high, the firmware keeps
+  crashing and delivery is stopped (pump.boot).
 - low: temperature (the drug may have been stored out of 2-30 C, awareness
   only), restart (the firmware came back from a power cut or watchdog reset).
 
@@ -62,11 +66,14 @@ TEMPERATURE = const(7)
 CLOCK_FAULT = const(8)
 DELIVERY_STOPPED = const(9)
 RESTART = const(10)
-KIND_COUNT = const(11)
+MISSED_DELIVERY = const(11)
+CRASH_LOOP = const(12)
+KIND_COUNT = const(13)
 
 KIND_NAMES = ("occlusion", "low_reservoir", "empty_reservoir", "motor_stall",
               "pressure_sensor_fault", "storage_fault", "low_battery",
-              "temperature", "clock_fault", "delivery_stopped", "restart")
+              "temperature", "clock_fault", "delivery_stopped", "restart",
+              "missed_delivery", "crash_loop")
 
 # Priorities: a larger number is more urgent; NO_ALARM is "nothing active".
 NO_ALARM = const(0)
@@ -85,7 +92,7 @@ PRIORITY_NAMES = ("none", "low", "medium", "high")
 #   A stopped pump (delivery_stopped, 600 s) must be heard at least every
 #   15 min; 10 min leaves room for the 1 min between wake-ups of a stopped
 #   pump and a 2 min audio pause. The hazards that stop delivery (occlusion,
-#   empty, stall, storage) remind every 5 min, as high; a blind
+#   empty, stall, storage, crash loop) remind every 5 min, as high; a blind
 #   occlusion detector every 15 min (delivery goes on); a low reservoir about
 #   once an hour, as implanted pumps do (it is days ahead of empty);
 # - escalate_s: a medium alarm unacknowledged this long goes to high;
@@ -112,6 +119,8 @@ RULES = (
     (MEDIUM, True, 3600, 900, 0),    # clock_fault
     (MEDIUM, True, 600, 900, 3600),  # delivery_stopped
     (LOW, True, 0, 0, 0),            # restart
+    (MEDIUM, True, 0, 0, 0),         # missed_delivery: a past loss, cleared as raised
+    (HIGH, True, 300, 0, 0),         # crash_loop
 )
 
 # Events passed to on_event(event, kind, now_s).
@@ -234,7 +243,8 @@ class AlarmManager:
 
     def __init__(self, on_event=None):
         self._on_event = on_event or _ignore_event
-        self._open = [None] * KIND_COUNT   # the annunciating episode per kind
+        # the annunciating episode per kind, or None (typed so for pyright)
+        self._open = [None] * KIND_COUNT  # type: list[Episode | None]
         self._pause_until_s = None         # end of the audio pause, if one runs
         self._remind_until_s = None        # end of the reminder burst, if one plays
         self._remind_priority = NO_ALARM

@@ -30,8 +30,10 @@ from pump.units import MS_PER_HOUR, NL_PER_ML, NG_PER_MCG, S_PER_DAY, WEEKDAY_NA
 def ms_until_steps_out(ctl, steps):
     """ms from now until `steps` more motor steps are due at the programmed
     schedule; None when the pump is not delivering."""
-    if not ctl.delivering:
-        return None
+    return _ms_for_steps(ctl, steps) if ctl.delivering else None
+
+
+def _ms_for_steps(ctl, steps):
     if steps <= 0:
         return 0
     # one step carries 1000 * conc / steps_per_ml ng: in ng x (ms/h), rounded up
@@ -41,14 +43,13 @@ def ms_until_steps_out(ctl, steps):
 
 def projection(ctl):
     """(empty, low alarm, refill by) as s since 2000-01-01, or Nones."""
+    if not ctl.delivering:
+        return None, None, None
     reservoir = ctl.reservoir
     remaining = max(reservoir.remaining_steps(), 0)
-    to_empty = ms_until_steps_out(ctl, remaining)
-    if to_empty is None:
-        return None, None, None
     now_s = ctl.now_s()
-    empty_s = now_s + to_empty // 1000
-    low_s = now_s + ms_until_steps_out(ctl, remaining - reservoir.low_threshold_steps) // 1000
+    empty_s = now_s + _ms_for_steps(ctl, remaining) // 1000
+    low_s = now_s + _ms_for_steps(ctl, remaining - reservoir.low_threshold_steps) // 1000
     return empty_s, low_s, empty_s - ctl.settings["low_days"] * S_PER_DAY
 
 

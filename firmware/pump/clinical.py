@@ -7,7 +7,7 @@ proposal is still checked by druglib.check_prescription and
 titration.check_change before the pump takes it. Integer arithmetic only.
 """
 from pump.druglib import BACLOFEN_INTRATHECAL, rule_origin
-from pump.titration import RESTART, TAPER
+from pump.titration import RESTART, TAPER, taper_day_ng
 from pump.units import MS_PER_DAY, MS_PER_HOUR, ms_to_hhmm
 
 _HOURS_PER_DAY = 24
@@ -56,8 +56,10 @@ def holiday_taper(current_daily_ng, taper_days, patient, initial_daily_ng):
     keeps the catheter open; stopping for the holiday itself is the
     clinician's separate, alarmed stop. Returns {"taper": [[day, daily_ng],
     ...] for days 1..taper_days, kind TAPER; "restart": {"daily_ng":
-    initial_daily_ng, "kind": RESTART}}; program each with
-    steps_for_daily_dose and titration.check_change(kind=...).
+    initial_daily_ng (the recorded post-implant starting dose, None when
+    not recorded), "kind": RESTART}}; program each with
+    steps_for_daily_dose and titration.check_change(kind=...), which
+    refuses a taper faster than the shortest plan without a reason.
     """
     row = BACLOFEN_INTRATHECAL["drug_holiday"]
     if not row["taper_min_days"] <= taper_days <= row["taper_max_days"]:
@@ -71,7 +73,7 @@ def holiday_taper(current_daily_ng, taper_days, patient, initial_daily_ng):
     if span_ng < taper_days:
         raise ValueError("%d ng/day is already at the %d ng/day minimum: nothing to taper"
                          % (current_daily_ng, floor_ng))
-    taper = [[day, floor_ng + span_ng * (taper_days - day) // taper_days]
+    taper = [[day, taper_day_ng(current_daily_ng, floor_ng, taper_days, day)]
              for day in range(1, taper_days + 1)]
     return {"taper": taper, "kind": TAPER, "floor_ng": floor_ng,
             "restart": {"daily_ng": initial_daily_ng, "kind": RESTART}}

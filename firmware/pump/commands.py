@@ -8,16 +8,18 @@ meets the same rules. A refusal raises CommandError listing every rule
 broken; nothing changes on a refusal.
 """
 from pump import alarms, card, clinical, druglib, events, stopped, titration
+from pump.delivery import bolus_min_ms
 from pump.prescription import Prescription
 from pump.protocol import Protocol
+from pump.benchfaults import BENCH_VALUE_UNITS
 from pump.schema import CommandError, needs_mac
-from pump.stops import STOP_COMMAND, STOP_OCCLUSION, STOP_STALL, reason_names
+from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, WEEKDAY_NAMES, clock_s_to_iso, ms_to_hhmm
 
 FIRMWARE_VERSION = "0.1.0"
-REFILL_VISIT_S = 24 * 3600  # a refill-visit change must follow a refill within a day
+REFILL_VISIT_S = 24 * 3600  # a refill-visit change must follow a refill within a day (steady clock)
 # What the protocol reports (pump.protocol on_event) -> (log code, detail field for a).
-# bench_fault is logged by _bench itself, with what was forced; a failed counter
+# bench_fault is logged by pump.bench itself, with what was forced; a failed counter
 # store is the storage fault the controller raises anyway.
 PROTOCOL_EVENTS = {"bad_mac": (events.AUTH_FAILED, "failures"), "replay": (events.REPLAY, "ctr"),
                    "programming_locked": (events.LOCKED_OUT, None), "bench_refused": (events.BENCH_REFUSED, None),
@@ -74,12 +76,34 @@ def _when(clock_s):
     return None if clock_s is None else clock_s_to_iso(clock_s)
 
 
+def _update_history(history, patient, steady_s, starting_ng):
+    """The same patient, described again: checks the update against their
+    history, then records the implant (after the trial) or the starting
+    dose where the history has none yet. The implant never moves earlier:
+    that would shorten the 24 h rules after it."""
+    days = patient["days_since_implant"]
+    recorded_s = history.implant_s
+    if recorded_s is not None and days is None:
+        raise CommandError("refused", "the implant is recorded; a patient not yet implanted is a new_patient")
+    if recorded_s is not None and days > (steady_s - recorded_s) // S_PER_DAY:
+        raise CommandError("refused", "the implant is recorded %d days ago; an earlier one is a new_patient"
+                           % ((steady_s - recorded_s) // S_PER_DAY))
+    if starting_ng is not None and history.initial_ng not in (None, starting_ng):
+        raise CommandError("refused", "the starting dose is recorded as %s mcg/day; another is a new_patient"
+                           % druglib.mcg_text(history.initial_ng))
+    if recorded_s is None and days is not None:
+        history.implant_s = steady_s - days * S_PER_DAY  # the trial is over: the implant
+    if starting_ng is not None:
+        history.initial_ng = starting_ng
+
+
 class Commands:
     def __init__(self, ctl, key):
         self.ctl = ctl
         self.protocol = Protocol(self, key, _CounterStore(ctl), ctl.board.bench_enabled,
                                  self._on_protocol_event)
         self.refilled_s = None
+        self.bench = None  # pump.bench, loaded by the first `bench` command only
 
     def handle_line(self, line, now_s, truncated=False):
         return self.protocol.handle_line(line, now_s, truncated)
@@ -111,6 +135,8 @@ class Commands:
                  "remaining_ml": _ml(ctl.reservoir.remaining_nl()),
                  "alarms": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if ctl.alarms.active(k)],
                  "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
+                 "bolus_running": ctl.bolus_end is not None,
+                 "bolus_undelivered_mcg": _mcg(ctl.history.undelivered_ng(ctl.steady_s())) if ctl.history else 0,
                  "time": clock_s_to_iso(now_s)}
         reply.update(stopped.stop_report(ctl))
         return reply
@@ -150,7 +176,7 @@ class Commands:
         """Newest first; a note (NOTE entries, logged after the entry they
         explain) is joined back into the entry it belongs to."""
         entries, note = [], []
-        for seq, t, code, a, b in self.ctl.log.newest(args["n"]):
+        for seq, t, code, a, b in self.ctl.log.newest(args["n"], args["before"]):
             if code == events.NOTE:
                 note.append((a, b))
                 continue
@@ -180,7 +206,7 @@ class Commands:
             return {"steps": [{"day": WEEKDAY_NAMES[r["start_day"]], "start": r["starts_at"],
                                "for_effect": "%s %s" % (WEEKDAY_NAMES[r["effect_day"]], r["effect_at"]),
                                "mcg_per_h": _mcg(r["ng_per_h"])} for r in rows]}
-        if ctl.prescription is None or ctl.history is None:
+        if ctl.prescription is None:
             raise CommandError("no_prescription", "plan %s works from the programmed prescription" % what)
         if what == "taper":
             try:
@@ -188,8 +214,9 @@ class Commands:
                                               ctl.history.initial_ng)
             except ValueError as exc:
                 raise CommandError("bad_args", str(exc))
+            restart_ng = plan["restart"]["daily_ng"]
             return {"taper": [{"day": day, "daily_mcg": _mcg(ng)} for day, ng in plan["taper"]],
-                    "restart_daily_mcg": _mcg(plan["restart"]["daily_ng"])}
+                    "restart_daily_mcg": None if restart_ng is None else _mcg(restart_ng)}
         curve = clinical.csf_curve(ctl.prescription, args["hours"], ctl.ms, start_day=ctl.day)
         return {"note": curve["note"], "csf_ng_per_ml": [{"hour": m // 60, "ng_per_ml": c} for m, c in curve["samples"]]}
 
@@ -201,46 +228,78 @@ class Commands:
 
     # ------------------------------------------------------ programming
     def _patient(self, args, now_s):
+        """Who the pump treats. The titration and bolus history belongs to
+        the patient: the same patient (an update of age or origin, the
+        implant after the trial) keeps it; only new_patient, with a reason,
+        resets it, and the log says so. When the rules that apply change
+        (age, origin, a new patient), the running program must fit the
+        drug library for the patient as now described: hard, the change is
+        refused (the pump would run outside the library; lower the dose
+        first); soft, it needs an override, logged."""
+        ctl = self.ctl
         patient = {"origin": args["origin"], "age_years": args["age_years"],
                    "days_since_implant": args["days_since_implant"]}
+        rx = ctl.prescription
+        same_rules = (not args["new_patient"] and ctl.patient is not None and ctl.patient["origin"] == patient["origin"]
+                      and ctl.patient["age_years"] == patient["age_years"])
         found = druglib.check_child(patient)
-        decision = druglib.decide(found)
+        if rx is not None and not same_rules:
+            found = druglib.check_day_doses(rx, patient)
+        decision = druglib.decide(found, args["override"])
         if not decision["accepted"]:
             _refuse(decision)
-        self.ctl.patient = patient
-        self.ctl.history = None  # a new patient: titration starts from the next prescription
-        self.ctl.save()
-        return {}
+        if rx is not None and patient["days_since_implant"] is None:
+            raise CommandError("refused", "a continuous program is set: it is not for a patient not yet implanted")
+        steady_s = ctl.steady_s()
+        history = ctl.history
+        if args["new_patient"] or history is None:
+            history = titration.TitrationHistory.for_patient(patient, steady_s, args["starting_ng_per_day"])
+            history.dose_ng = rx.daily_ng() if rx is not None else None
+        else:
+            _update_history(history, patient, steady_s, args["starting_ng_per_day"])
+        if args["new_patient"]:
+            ctl.record(now_s, events.PATIENT_RESET, 0 if rx is None else 1)
+            ctl.record_note(now_s, args["reason"])
+        if decision["override_reason"]:
+            ctl.record(now_s, events.PATIENT_OVERRIDE, len(decision["violations"]))
+            ctl.record_note(now_s, decision["override_reason"])
+        ctl.patient, ctl.history = patient, history
+        ctl.save()
+        implant_s = history.implant_s
+        return {"implant_days_ago": None if implant_s is None else (steady_s - implant_s) // S_PER_DAY,
+                "starting_mcg_per_day": None if history.initial_ng is None else _mcg(history.initial_ng),
+                "verdict": decision["verdict"]}
 
     def _set_prescription(self, args, now_s):
         ctl = self.ctl
-        if ctl.patient is None:
+        if ctl.patient is None or ctl.history is None:
             raise CommandError("no_patient", "set the patient first")
         rx = Prescription(args["steps"]) if args["week"] is None else Prescription(week=args["week"])
         old = ctl.prescription
         found = druglib.check_prescription(rx, ctl.patient, ctl.reservoir.concentration_ng_per_ul,
                                            ctl.steps_per_ml, args.get("dilution", False))
         kind = args.get("kind") or titration.TITRATION
-        if kind == titration.REFILL and (self.refilled_s is None or now_s - self.refilled_s > REFILL_VISIT_S):
+        steady_s = ctl.steady_s()
+        if kind == titration.REFILL and (self.refilled_s is None or steady_s - self.refilled_s > REFILL_VISIT_S):
             raise CommandError("no_refill", "a refill-visit change needs a refill within the last day")
         old_week = None  # a weekly change compares day with same weekday (titration.check_week_change)
-        if ctl.history is not None and (rx.weekly or (old is not None and old.weekly)):
+        if ctl.history.dose_ng is not None and (rx.weekly or (old is not None and old.weekly)):
             old_week = old.week_doses_ng() if old is not None else [ctl.history.dose_ng] * 7
-        if ctl.history is not None and not any(v.hard for v in found):
+        if not any(v.hard for v in found):
             if old_week is not None:
                 found += titration.check_week_change(ctl.history, ctl.patient, old_week, rx.week_doses_ng(),
-                                                     now_s, kind)
+                                                     steady_s, kind)
             else:
-                found += titration.check_change(ctl.history, ctl.patient, rx.daily_ng(), now_s, kind)
+                found += titration.check_change(ctl.history, ctl.patient, rx.daily_ng(), steady_s, kind)
         decision = druglib.decide(found, args.get("override"))
         if not decision["accepted"]:
             _refuse(decision)
-        if ctl.history is None:
-            ctl.history = titration.TitrationHistory.from_patient(ctl.patient, now_s, rx.daily_ng())
+        if ctl.history.dose_ng is None:
+            ctl.history.record_first_program(rx.daily_ng(), steady_s)
         elif old_week is not None:
-            titration.record_week_change(ctl.history, old_week, rx.week_doses_ng(), now_s, kind)
+            titration.record_week_change(ctl.history, old_week, rx.week_doses_ng(), steady_s, kind)
         else:
-            ctl.history.record_change(rx.daily_ng(), now_s, kind)
+            ctl.history.record_change(rx.daily_ng(), steady_s, kind)
         ctl.set_prescription(rx, now_s, decision)
         reply = program_reply(rx)
         reply["verdict"] = decision["verdict"]
@@ -248,13 +307,22 @@ class Commands:
         return reply
 
     def _refill(self, args, now_s):
+        """A refill; a new concentration must suit the running program (the
+        flow ceiling and floor, the maintenance concentration) as
+        programming it at that concentration would."""
         ctl = self.ctl
         reservoir = ctl.reservoir
         conc_ng_per_ml = args["concentration_ng_per_ml"]
         if conc_ng_per_ml % NG_PER_MCG:
             raise CommandError("bad_args", "concentration: whole mcg/mL only")
         conc = conc_ng_per_ml // NG_PER_MCG
-        decision = druglib.decide(druglib.check_concentration(conc, args.get("dilution", False)))
+        if ctl.bolus_end is not None:
+            raise CommandError("bolus_running", "a bolus is running: refill when it is over")
+        if ctl.prescription is not None:
+            found = druglib.check_drug_for_program(ctl.prescription, conc, ctl.steps_per_ml, args["dilution"])
+        else:
+            found = druglib.check_concentration(conc, args["dilution"])
+        decision = druglib.decide(found, args["override"])
         if not decision["accepted"]:
             _refuse(decision)
         changed = reservoir.concentration_ng_per_ul not in (0, conc)
@@ -267,27 +335,41 @@ class Commands:
                 raise CommandError("confirm", "%.3f mL would exceed the %.3f mL reservoir; confirm"
                                    % (volume_nl / NL_PER_ML, reservoir.capacity_nl / NL_PER_ML))
         ctl.refill(volume_nl, conc, now_s)
-        self.refilled_s = now_s
+        if decision["override_reason"]:
+            ctl.record(now_s, events.OVERRIDE, len(decision["violations"]))
+            ctl.record_note(now_s, decision["override_reason"])
+        self.refilled_s = ctl.steady_s()
         return {"remaining_ml": _ml(reservoir.remaining_nl()), "concentration_mcg_per_ml": conc}
 
     def _bolus(self, args, now_s):
+        """A bolus of its kind (pump.titration: screening, clinician,
+        remainder), evenly over its duration on top of the basal."""
         ctl = self.ctl
-        if not ctl.delivering or ctl.history is None:
-            raise CommandError("not_delivering", "a bolus rides on running delivery")
-        found = titration.check_bolus(ctl.history, args["ng"], now_s)
-        found += [v for v in druglib.check_daily_dose(ctl.prescription.daily_ng() + args["ng"], ctl.patient)
-                  if v.hard]
-        decision = druglib.decide(found, args.get("override"))
+        trial = ctl.history is not None and ctl.history.implant_s is None
+        if ctl.stop_mask or ctl.history is None or not (ctl.delivering or trial):
+            raise CommandError("not_delivering", "a bolus rides on running delivery (or is a screening bolus before implant)")
+        if ctl.bolus_end is not None:
+            raise CommandError("bolus_running", "a bolus is running: wait until it is over")
+        ng, duration_s, kind = args["ng"], args["duration_s"], args["kind"]
+        conc = ctl.reservoir.concentration_ng_per_ul
+        steady_s = ctl.steady_s()
+        basal_ng = ctl.prescription.daily_ng() if ctl.prescription is not None else 0
+        found = titration.check_bolus(ctl.history, ctl.patient, ng, steady_s, kind, duration_s, basal_ng, conc)
+        decision = druglib.decide(found, args["override"])
         if not decision["accepted"]:
             _refuse(decision)
-        ctl.history.record_bolus(args["ng"], now_s)
-        duration_ms = ctl.start_bolus(args["ng"])
-        ctl.record(now_s, events.BOLUS, args["ng"], duration_ms)
+        least_ms = bolus_min_ms(ng, conc, ctl.bolus_rate_nl_per_h)
+        if duration_s * 1000 < least_ms:
+            raise CommandError("too_fast", "the mechanism needs at least %d s for %s mcg at %d mcg/mL"
+                               % (-(-least_ms // 1000), druglib.mcg_text(ng), conc))
+        ctl.history.record_bolus(ng, steady_s, kind, duration_s)
+        ctl.start_bolus(ng, duration_s * 1000)
+        ctl.record(now_s, events.BOLUS, ng, duration_s * 1000)
         if decision["override_reason"]:
             ctl.record(now_s, events.OVERRIDE, len(decision["violations"]))
             ctl.record_note(now_s, decision["override_reason"])
         ctl.save()
-        return {"bolus_mcg": _mcg(args["ng"]), "duration_s": duration_ms // 1000}
+        return {"bolus_mcg": _mcg(ng), "kind": kind, "duration_s": duration_s, "verdict": decision["verdict"]}
 
     def _stop(self, args, now_s):
         self.ctl.stop(STOP_COMMAND, now_s, args["reason"])
@@ -295,7 +377,7 @@ class Commands:
 
     def _resume(self, args, now_s):
         ctl = self.ctl
-        reasons = STOP_COMMAND | STOP_STALL
+        reasons = STOP_COMMAND | STOP_STALL | STOP_CRASHES
         if not ctl.alarms.condition_present(alarms.OCCLUSION):
             reasons |= STOP_OCCLUSION
         ctl.resume(reasons, now_s)
@@ -325,18 +407,19 @@ class Commands:
         return {}
 
     def _set_clock(self, args, now_s):
-        new_s = args["clock_s"]
-        self.ctl.board.clock.set(new_s // S_PER_DAY, new_s % S_PER_DAY * 1000)
-        self.ctl.record(now_s, events.CLOCK_SET, now_s, new_s)
+        self.ctl.set_clock(args["clock_s"])
         return {}
 
     def _bench(self, args, now_s):
-        self.ctl.board.inject(args["fault"], args["mpsi"])
-        self.ctl.record(now_s, events.BENCH_FAULT, events.BENCH_FAULTS.index(args["fault"]), args["mpsi"] or 0)
-        return {"injected": args["fault"]}
+        if self.bench is None:  # only a board booted with the bench jumper ever gets here
+            from pump.bench import BenchFaults
+            self.bench = BenchFaults(self.ctl)
+        fault = args["fault"]
+        unit = BENCH_VALUE_UNITS.get(fault)
+        return self.bench.inject(fault, args[unit] if unit else None, now_s)
 
     def _selftest(self, args, now_s):
-        if self.ctl.prescription is not None and not self.ctl.stop_mask & STOP_COMMAND:
+        if (self.ctl.prescription is not None or self.ctl.bolus_end is not None) and not self.ctl.stop_mask & STOP_COMMAND:
             raise CommandError("not_stopped", "stop delivery before the self-test: it moves the motor")
         patterns = (("high", alarms.TONE_HIGH_MS), ("medium", alarms.TONE_MEDIUM_MS))
         return {"results": [list(item) for item in self.ctl.board.selftest(patterns)]}

@@ -37,7 +37,7 @@ from pump.eventlog import EventLog
 from pump.monitor import Monitor
 from pump.reservoir import Reservoir
 from pump.state import StateCodec
-from pump.stops import STOP_EMPTY, STOP_OCCLUSION, STOP_STORAGE
+from pump.stops import STOP_CRASHES, STOP_EMPTY, STOP_OCCLUSION, STOP_STORAGE
 from pump.store import RecordStore
 from pump.units import MS_PER_DAY, S_PER_DAY
 
@@ -69,6 +69,7 @@ class Controller:
         self.patient = None
         self.settings = {"low_nl": 2_000_000, "low_days": 7}
         self.history = None  # titration history, owned by pump.titration
+        self.clock_offset_s = 0  # the sum of every set_clock jump (steady_s)
         self.stop_mask = 0
         self.stopped_since = None  # (day, ms) delivery stopped, kept while any stop reason holds
         self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
@@ -86,14 +87,34 @@ class Controller:
         self.seg_den = 1
         self.seg_carry = 0
         StateCodec.restore(self, day, ms)
+        self._annunciate(self.now_s())  # at once: a boot that crashes before its first wake-up still sounds
 
     # ---------------------------------------------------------------- time
     def now_s(self):
         return self.day * S_PER_DAY + self.ms // 1000
 
+    def steady_s(self):
+        """Seconds on a clock no command can move: the wall clock minus the
+        sum of every jump set_clock made (kept in the state record). The
+        24 h rules (after implant, between increases and boluses, the
+        refill visit) measure elapsed time on it, so setting the clock a
+        day ahead lets nothing through early. The one home of the fact: a
+        change in how the wall clock is kept changes this method only."""
+        return self.now_s() - self.clock_offset_s
+
+    def set_clock(self, new_s):
+        """Set the wall clock; steady_s does not move."""
+        now_s = self.now_s()
+        self.board.clock.set(new_s // S_PER_DAY, new_s % S_PER_DAY * 1000)
+        self.clock_offset_s += new_s - now_s
+        self.record(now_s, events.CLOCK_SET, now_s, new_s)
+        self.save()
+
     @property
     def delivering(self):
-        return self.prescription is not None and self.stop_mask == 0
+        """Running a program, or a bolus on its own (a screening bolus in the
+        trial before implant, when there is no program), with no stop reason."""
+        return (self.prescription is not None or self.bolus_end is not None) and self.stop_mask == 0
 
     def advance(self, day, ms):
         """Do what is due at (day, ms); return the ms of day to wake next
@@ -121,12 +142,15 @@ class Controller:
 
     def _follow_clock(self, day, ms):
         """Segments are anchored to the time of day; a clock that went back,
-        or a shell that woke far too late, restarts the segment at now."""
+        or a shell that woke far too late, restarts the segment at now. A
+        bolus in flight is cut there: its end is a wall time, which a clock
+        set back would push away (an overdose at the bolus rate)."""
         behind = (day - self.day) * MS_PER_DAY + ms - self.ms
         self.day, self.ms = day, ms
         if behind < 0 or behind > LATE_WAKE_LIMIT_MS + MAX_WAKE_GAP_MS:
             if self.delivering:
                 self.record(self.now_s(), events.DELIVERY_GAP, behind // 1000)
+                self.cut_bolus(self.now_s())
                 self.restart_schedule(carry=0)
 
     # ------------------------------------------------------------ delivery
@@ -155,7 +179,7 @@ class Controller:
             carry = carry * den // self.seg_den
         end_ms = self.prescription.next_change_ms(day, ms) if self.prescription else MS_PER_DAY
         num = 0
-        if self.delivering:
+        if self.delivering and self.prescription is not None:
             num = segment_num(self.prescription.rate_at(day, ms), self.steps_per_ml)
         if self.bolus_end is not None:
             end_day, bolus_end_ms = self.bolus_end
@@ -213,17 +237,29 @@ class Controller:
         self.authorized_steps = self.reservoir.used_steps + max(batch_steps, window)
         return self.save()  # when False, delivery is stopped (storage_fault)
 
-    def start_bolus(self, bolus_ng):
-        """Deliver `bolus_ng` on top of the basal rate at the mechanism's
-        bolus rate (pump.delivery.bolus_plan); returns its length in ms."""
-        self.restart_schedule()
-        num, duration_ms, lump = bolus_plan(bolus_ng, self.reservoir.concentration_ng_per_ul,
-                                            self.steps_per_ml, self.bolus_rate_nl_per_h)
-        self.bolus_num, self.bolus_lump = num, lump
+    def start_bolus(self, bolus_ng, duration_ms):
+        """Deliver `bolus_ng` evenly over `duration_ms` on top of the basal
+        rate (pump.delivery.bolus_plan; pump.commands checked that the
+        mechanism's bolus rate allows it). With no program running (the
+        screening trial), delivery starts with the bolus and ends with it."""
+        if self.delivering:
+            self.restart_schedule()
+        else:
+            self.start_delivery()
+        self.bolus_num, self.bolus_lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
         end_day, end_ms = divmod(self.ms + duration_ms, MS_PER_DAY)
         self.bolus_end = (self.day + end_day, end_ms)
         self._start_segment(self.day, self.ms, self.seg_carry)
-        return duration_ms
+
+    def cut_bolus(self, now_s):
+        """Delivery stopped (or the pump restarted) with a bolus in flight:
+        the titration history keeps what did not go in, so it can be given
+        later, and the log says both parts."""
+        self.bolus_end = None
+        self.bolus_num = self.bolus_lump = 0
+        cut = self.history.cut_bolus(self.steady_s()) if self.history is not None else None
+        if cut is not None:
+            self.record(now_s, events.BOLUS_CUT, cut[0], cut[1])
 
     # --------------------------------------------------------------- state
     def stop(self, reason, now_s, why=None):
@@ -236,6 +272,7 @@ class Controller:
         self.stop_mask |= reason
         if was_delivering:
             self.reservoir.use(-self.board.stepper.cancel())
+            self.cut_bolus(now_s)
         self.record(now_s, events.STOPPED, self.stop_mask)
         if why:
             self.record_note(now_s, why)
@@ -330,6 +367,8 @@ class Controller:
             self.stopped_since = None
             if self.alarms.active(kinds.DELIVERY_STOPPED):
                 self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
+        if not self.stop_mask & STOP_CRASHES and self.alarms.condition_present(kinds.CRASH_LOOP):
+            self.alarms.clear(kinds.CRASH_LOOP, now_s)  # resumed: latched until acknowledged
 
     def _annunciate(self, now_s):
         buzzer, lamps = self.alarms.annunciation(now_s)
@@ -383,5 +422,6 @@ class Controller:
             return
         self.stop_mask |= STOP_STORAGE  # first, so the alarm's own log write cannot recurse
         self.reservoir.use(-self.board.stepper.cancel())
+        self.cut_bolus(now_s)
         self.alarms.raise_(kinds.STORAGE_FAULT, now_s)
         self._update_stop_alarm(now_s)

@@ -39,18 +39,23 @@ def segment_num(rate_ng_per_h, steps_per_ml):
     return rate_ng_per_h * steps_per_ml
 
 
-def bolus_plan(bolus_ng, concentration_ng_per_ul, steps_per_ml, bolus_rate_nl_per_h):
-    """How a bolus rides on the basal rate: (num, duration_ms, lump).
+def bolus_plan(bolus_ng, steps_per_ml, duration_ms):
+    """How a bolus rides on the basal rate: (num, lump).
 
-    In segment units the bolus is bolus_ng * steps_per_ml * 3_600_000; it
-    adds `num` per ms (the mechanism's bolus rate) for `duration_ms` whole
-    ms, and the remainder `lump`, less than one ms of it, is owed at the end.
-    So the bolus is delivered exactly, never more.
+    In segment units the bolus is bolus_ng * steps_per_ml * 3_600_000 (the
+    concentration cancels); it adds `num` per ms for `duration_ms` whole
+    ms, and the remainder `lump`, less than one ms of it, is owed at the
+    end. So the bolus is delivered exactly, never more.
     """
     total = bolus_ng * steps_per_ml * 3_600_000
-    num = bolus_rate_nl_per_h * steps_per_ml * concentration_ng_per_ul // 1000
-    duration_ms = total // num
-    return num, duration_ms, total - duration_ms * num
+    num = total // duration_ms
+    return num, total - num * duration_ms
+
+
+def bolus_min_ms(bolus_ng, concentration_ng_per_ul, bolus_rate_nl_per_h):
+    """The shortest time the mechanism gives a bolus in: its volume at the
+    calibrated bolus rate."""
+    return -(-bolus_ng * 1000 * 3_600_000 // (concentration_ng_per_ul * bolus_rate_nl_per_h))
 
 
 def ideal_fraction(carry, num, elapsed_ms, den):

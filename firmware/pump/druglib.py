@@ -1,6 +1,6 @@
 """Drug library: the intrathecal-baclofen monograph's dose-error reduction rules, as data.
 
-Every row of DESIGN.md section 3 (USP "Baclofen (Intrathecal-Systemic)",
+Every row of the monograph table in docs/DESIGN.md, section 5 (USP "Baclofen (Intrathecal-Systemic)",
 Lioresal Intrathecal) is one entry of BACLOFEN_INTRATHECAL, with every limit in
 the pump's integer units: drug in ng (1 mcg = 1000 ng), concentration in ng/uL
 (numerically equal to mcg/mL), flow in nL/h, time in s or ms, temperature in
@@ -33,8 +33,11 @@ DRUG_NAME = "baclofen, intrathecal"  # the drug this library is for (the refill 
 BACLOFEN_INTRATHECAL = {
     # Ampoules as supplied; anything else is a pharmacy dilution that the
     # clinician must declare, so a mistyped concentration is not taken for one.
+    # 50 mcg/mL is the screening ampoule: for maintenance it is soft (a
+    # reason logged), since it makes ten times the volume of 500 for a dose.
     "standard_concentrations": {
         "standard_ng_per_ul": (50, 500, 2000),
+        "screening_ng_per_ul": 50,
         "dilution_min_ng_per_ul": 50,
         "dilution_max_ng_per_ul": 2000,
         "checked_by": "druglib.check_concentration",
@@ -57,12 +60,12 @@ BACLOFEN_INTRATHECAL = {
         "limited_experience_above_ng_per_day": None,
         "checked_by": "druglib.check_daily_dose",
     },
-    # Children from 4 years follow the cerebral rows whatever their origin.
-    # The monograph does not say where childhood ends: 18 years is the
-    # project's choice (the conservative side: cerebral limits are narrower).
+    # Children 4 to 11 follow the cerebral rows whatever their origin; from
+    # 12 the origin decides (the monograph: patients over 12 had the same
+    # dosage requirements as adults; the usual dose is "adult and adolescent").
     "children": {
         "min_age_years": 4,
-        "adult_from_age_years": 18,
+        "origin_rules_from_age_years": 12,
         "young_child_below_age_years": 12,
         "young_child_average_max_ng_per_day": 274_000,
         "checked_by": "druglib.check_child",
@@ -95,9 +98,27 @@ BACLOFEN_INTRATHECAL = {
         "max_steps": MAX_STEPS_PER_DAY,  # per day
         "checked_by": "druglib.check_flex_steps",
     },
+    # Screening (the trial before implant): at the screening concentration,
+    # over not less than one minute, 50 then 75 then 100 mcg, 24 h apart.
     "screening_boluses": {
         "doses_ng": (50_000, 75_000, 100_000),
         "min_s_between": S_PER_DAY,
+        "min_duration_s": 60,
+        "checked_by": "titration.check_bolus",
+    },
+    # A clinician bolus after implant (the monograph names no figure; device
+    # policy): none in the first 24 h after implant, as no increase is; at
+    # most the largest screening dose at once; counted with the basal and
+    # the other boluses of the last 24 h in the daily dose rows; and more
+    # bolus in 24 h than one titration step of the basal (the titration
+    # band's top) needs a reason, as a larger increase would. At most four
+    # in 24 h: a bolus is an occasional act, and each is kept (state record).
+    "clinician_bolus": {
+        "no_bolus_after_implant_s": S_PER_DAY,
+        "max_ng": 100_000,
+        "window_s": S_PER_DAY,
+        "max_per_window": 4,
+        "min_duration_s": 60,
         "checked_by": "titration.check_bolus",
     },
     "starting_dose": {
@@ -172,9 +193,9 @@ def _ceil_div(a, b):
 
 
 def rule_origin(patient):
-    """'spinal' or 'cerebral': whose rows apply. Children follow the cerebral
-    rows (children row); None when the origin is unknown to the monograph."""
-    if patient["age_years"] < _LIB["children"]["adult_from_age_years"]:
+    """'spinal' or 'cerebral': whose rows apply. Children under 12 follow the
+    cerebral rows (children row); None when the origin is unknown."""
+    if patient["age_years"] < _LIB["children"]["origin_rules_from_age_years"]:
         return "cerebral"
     origin = patient["origin"]
     return origin if origin in ("spinal", "cerebral") else None
@@ -410,24 +431,45 @@ def check_day_doses(prescription, patient):
     return found
 
 
+def check_maintenance_concentration(concentration_ng_per_ul):
+    """Standard concentrations row: the screening ampoule (50 mcg/mL) for a
+    maintenance program needs a reason (SOFT)."""
+    screening = _LIB["standard_concentrations"]["screening_ng_per_ul"]
+    if concentration_ng_per_ul != screening:
+        return []
+    return [Violation("screening_concentration_for_maintenance", SOFT, screening, concentration_ng_per_ul,
+                      "mcg/mL", "%d mcg/mL is the screening concentration: for maintenance use 500 or 2000, "
+                      "or give the reason" % screening)]
+
+
+def check_drug_for_program(prescription, concentration_ng_per_ul, steps_per_ml, dilution_declared=False):
+    """The rows that depend on the drug in the reservoir, for a well-formed
+    program: concentration, maintenance concentration, flow ceiling and
+    floor. A refill that changes the concentration meets them as a new
+    program would."""
+    found = check_concentration(concentration_ng_per_ul, dilution_declared)
+    if concentration_ng_per_ul > 0:
+        found += check_maintenance_concentration(concentration_ng_per_ul)
+        found += check_flow_ceiling(prescription.max_rate_ng_per_h(), concentration_ng_per_ul)
+        found += check_flow_floor(prescription.min_rate_ng_per_h(), concentration_ng_per_ul, steps_per_ml)
+    return found
+
+
 def check_prescription(prescription, patient, concentration_ng_per_ul, steps_per_ml,
                        dilution_declared=False):
     """Every library rule a program breaks, hard and soft.
 
     prescription: a Prescription; patient: {"origin", "age_years",
     "days_since_implant"} (the last dates the implant for
-    titration.TitrationHistory.from_patient); concentration in ng/uL (=
+    titration.TitrationHistory.for_patient); concentration in ng/uL (=
     mcg/mL, whole); steps_per_ml: the board's calibration. The change from
     the previous program is checked by titration.check_change.
     """
-    found = check_concentration(concentration_ng_per_ul, dilution_declared)
     malformed = check_schedule(prescription)
     if malformed:
-        return found + check_child(patient) + malformed
+        return check_concentration(concentration_ng_per_ul, dilution_declared) + check_child(patient) + malformed
+    found = check_drug_for_program(prescription, concentration_ng_per_ul, steps_per_ml, dilution_declared)
     found += check_day_doses(prescription, patient)
-    if concentration_ng_per_ul > 0:
-        found += check_flow_ceiling(prescription.max_rate_ng_per_h(), concentration_ng_per_ul)
-        found += check_flow_floor(prescription.min_rate_ng_per_h(), concentration_ng_per_ul, steps_per_ml)
     found += check_flex_steps(prescription)
     return found
 

@@ -84,8 +84,9 @@ class EventLog:
             self._slot = 0
         return seq
 
-    def newest(self, n):
-        """Up to n entries, newest first, as (seq, time_s, code, a, b).
+    def newest(self, n, before=None):
+        """Up to n entries, newest first, as (seq, time_s, code, a, b); with
+        `before`, only those older than seq `before` (a page of the log).
         Damaged entries are skipped. Walks back from the newest slot, so the
         segments are read from newest to oldest and no sort is needed."""
         found = []
@@ -98,7 +99,7 @@ class EventLog:
             filled = self._read_segment(segment) // ENTRY_BYTES
             for slot in range(min(filled, above) - 1, -1, -1):
                 entry = self._decode(slot)
-                if entry is not None:
+                if entry is not None and (before is None or entry[0] < before):
                     found.append(entry)
                     if len(found) == n:
                         return found

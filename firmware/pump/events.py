@@ -11,6 +11,7 @@ import struct
 
 from pump import alarms
 from pump.compat import const
+from pump.benchfaults import BENCH_FAULTS, BENCH_VALUE_UNITS
 from pump.stops import reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, clock_s_to_iso
 
@@ -29,7 +30,7 @@ SETTINGS = const(12)        # a: low reservoir nL, b: low reservoir days
 STORAGE_FALLBACK = const(13)
 AUTH_FAILED = const(14)     # a: bad MACs in a row
 LOCKED_OUT = const(15)      # a: lockout s
-BENCH_FAULT = const(16)     # a: index in BENCH_FAULTS, b: mpsi forced
+BENCH_FAULT = const(16)     # a: index in BENCH_FAULTS, b: its value (BENCH_VALUE_UNITS)
 CATHETER_FLAG = const(17)   # a: new daily ng
 CLOCK_SET = const(18)       # a: old time_s, b: new time_s
 OVERRIDE = const(19)        # a: soft rules overridden, NOTE: the reason given
@@ -41,6 +42,14 @@ REPLAY = const(24)          # a: counter refused
 BENCH_REFUSED = const(25)   # bench injection without the jumper
 PROTOCOL_FAULT = const(26)  # an exception behind the protocol (a defect); the reply said so
 ALARM_RESOUNDED = const(27)  # a: alarm kind; acknowledged, and sounding again (pump.alarms)
+MISSED_DELIVERY = const(28)  # a: mcg an outage missed, b: minutes off; -1: unknown (pump.boot)
+BOLUS_CUT = const(29)       # a: bolus ng that may have gone in, b: ng that did not (a remainder may follow)
+PATIENT_RESET = const(30)   # a: 1 when a prescription was running, NOTE: the reason given
+PATIENT_OVERRIDE = const(31)  # a: soft rules the running program breaks for the patient, NOTE: the reason
+CONSOLE_REFUSED = const(32)  # a: the first console control byte of a burst (0x03 Ctrl-C...)
+SERVICE_ENTERED = const(33)  # booted with the service jumper: no delivery, console open
+SERVICE_CONSOLE = const(34)  # service mode: Ctrl-C ended the firmware into the REPL
+SERVICE_LEFT = const(35)     # first normal boot after service mode; a: time_s it was entered
 
 NAMES = {
     RESTART: "restart", PRESCRIPTION: "prescription", REFILL: "refill",
@@ -52,17 +61,19 @@ NAMES = {
     CATHETER_FLAG: "catheter_flag", CLOCK_SET: "clock_set", OVERRIDE: "override",
     DELIVERY_GAP: "delivery_gap", COMMAND: "command", CRASH: "crash", NOTE: "note",
     REPLAY: "replay", BENCH_REFUSED: "bench_refused", PROTOCOL_FAULT: "protocol_fault",
-    ALARM_RESOUNDED: "alarm_resounded",
+    ALARM_RESOUNDED: "alarm_resounded", MISSED_DELIVERY: "missed_delivery",
+    BOLUS_CUT: "bolus_cut", PATIENT_RESET: "patient_reset", PATIENT_OVERRIDE: "patient_override",
+    CONSOLE_REFUSED: "console_refused", SERVICE_ENTERED: "service_entered",
+    SERVICE_CONSOLE: "service_console", SERVICE_LEFT: "service_left",
 }
 
 BOOT_STATUS = ("empty", "ok", "fallback", "fault")
-BENCH_FAULTS = ("clear", "pressure", "stall", "empty")
 # The order is the log's code: append, never reorder.
 COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient",
                  "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
                  "set_clock", "bench", "selftest", "card")
 CRASH_NAMES = ("MemoryError", "OSError", "ValueError", "TypeError", "KeyError", "IndexError",
-               "AttributeError")
+               "AttributeError", "KeyboardInterrupt", "SystemExit")
 NOTE_BYTES = const(8)
 NOTE_MAX_BYTES = const(120)
 
@@ -111,12 +122,19 @@ def describe(code, a, b):
         return "%d.%06d mL at %d mcg/mL" % (a // NL_PER_ML, a % NL_PER_ML, b)
     if code == BOLUS:
         return "%s over %d s" % (_mcg(a), b // 1000)
+    if code == BOLUS_CUT:
+        return "cut short: at most %s went in, %s did not" % (_mcg(a), _mcg(b))
+    if code == PATIENT_RESET:
+        return "new patient: history reset" + (" (the running program was checked)" if a else "")
+    if code == PATIENT_OVERRIDE:
+        return "running program kept for the patient, %d soft limit(s) overridden" % a
     if code == SETTINGS:
         return "low at %d.%06d mL or %d days" % (a // NL_PER_ML, a % NL_PER_ML, b)
     if code == RESTART:
         return "flash %s, %d uncertain steps counted as delivered" % (_named(BOOT_STATUS, a), b)
     if code == BENCH_FAULT:
-        return _named(BENCH_FAULTS, a) + (" %d mpsi" % b if b else "")
+        fault = _named(BENCH_FAULTS, a)
+        return fault + (" %d %s" % (b, BENCH_VALUE_UNITS[fault]) if fault in BENCH_VALUE_UNITS else "")
     if code == CATHETER_FLAG:
         return "escalation to %s/day: check the catheter" % _mcg(a)
     if code == CLOCK_SET:
@@ -129,10 +147,20 @@ def describe(code, a, b):
         return _named(COMMAND_NAMES, a - 1)
     if code == CRASH:
         return _named(CRASH_NAMES, a - 1) if a else "another exception"
+    if code == MISSED_DELIVERY:
+        if a < 0:
+            return "off for an unknown time: the clock cannot say what was missed"
+        return "%d mcg not delivered in the %d min since the pump was last known running" % (a, b)
     if code == AUTH_FAILED:
         return "%d bad MAC(s) in a row" % a
     if code == LOCKED_OUT:
         return "programming locked for %d s" % a
     if code == REPLAY:
         return "counter %d refused" % a
+    if code == CONSOLE_REFUSED:
+        return "console control byte 0x%02x refused (console locked)" % a
+    if code == SERVICE_CONSOLE:
+        return "Ctrl-C: the REPL was opened"
+    if code == SERVICE_LEFT:
+        return "service mode since %s" % clock_s_to_iso(a)
     return ""

@@ -233,14 +233,20 @@ SENSOR_STUCK = const(3)
 SENSOR_FAULT_NAMES = ("ok", "open", "out_of_range", "stuck")
 
 INVALID_DEBOUNCE_SAMPLES = const(3)
-# A reading equal to the one before it happens with probability about
-# q / (2 sqrt(pi) sigma) for noise sigma quantised to q mpsi: 0.009 in the
-# simulator (q = 1, sigma = 30), under 0.1 for a board whose oversampled
-# reading resolves 10 mpsi. Eleven repeats in a row then come by chance
-# 0.1**11 = 1e-11 per reading, 3e-4 over 90 days at 1 mL/h with a reading
-# every step (2.8e7 readings): 12 identical readings mean a stuck sensor.
-# The cost is 12 wake-ups blind: 12 minutes at the slowest rate.
-STUCK_SAMPLES = const(12)
+# A stuck sensor (a converter or transducer output frozen, a driver handing
+# back a cached value) repeats its reading exactly; a healthy one varies with
+# its noise, and that noise is what the rule relies on: at least 0.5 LSB rms
+# from the ADC itself on the pressure channel (the RP2040's is 1-3 LSB;
+# hw/pressure.py, and the board's selftest measures it). A board reading is
+# the mean of 16 samples and resolves 1.13 mpsi; at that noise floor two
+# readings in a row are equal with probability at most 1/3 (0.2-0.3 whatever
+# the level or a slow drift: host_tests/test_occlusion_props.py). 24 equal
+# readings in a row then come by chance with probability (1/3)**23 = 1e-11
+# per reading, about 1e-3 over ten years at 1 mL/h (1.4e7 readings a year).
+# The simulator's sensor (sigma 30 mpsi, 1 mpsi steps) repeats with
+# probability 0.01. The cost is 24 wake-ups blind to a stuck sensor: 24
+# minutes at the slowest rate, against hours for its occlusion bound.
+STUCK_SAMPLES = const(24)
 
 
 class SensorMonitor:

@@ -55,7 +55,7 @@ class Prescription:
     def to_record(self):
         if self.weekly:
             return {"week": [[list(step) for step in day] for day in self.days]}
-        return [list(step) for step in self.steps]
+        return [list(step) for step in self.days[0]]
 
     def steps_of(self, day):
         """The steps of a day (days since 2000-01-01)."""
@@ -153,7 +153,9 @@ class Prescription:
         weeks = (amount_ng_x_ms - 1) // week
         amount_ng_x_ms -= weeks * week
         elapsed = weeks * 7 * MS_PER_DAY
-        for rate, length in self.segments(day, ms_of_day):
+        segments = self.segments(day, ms_of_day)
+        while True:  # the schedule delivers a whole week in a week, so this ends within one
+            rate, length = next(segments)
             if rate * length >= amount_ng_x_ms:
                 return elapsed + -(-amount_ng_x_ms // rate)
             amount_ng_x_ms -= rate * length
@@ -165,11 +167,18 @@ class Prescription:
         multiplication, the rest walked."""
         weeks, duration_ms = divmod(max(duration_ms, 0), 7 * MS_PER_DAY)
         amount = weeks * self.week_ng() * MS_PER_HOUR
-        for rate, length in self.segments(day, ms_of_day):
+        segments = self.segments(day, ms_of_day)
+        while True:  # duration_ms is under a week now
+            rate, length = next(segments)
             if length >= duration_ms:
                 return amount + rate * duration_ms
             amount += rate * length
             duration_ms -= length
+
+    def ng_between(self, day0, ms0, day1, ms1):
+        """ng asked for from (day0, ms0) to (day1, ms1), rounded down; 0 when
+        the second is not later (the dose a power cut missed)."""
+        return self.ng_x_ms_over(day0, ms0, (day1 - day0) * MS_PER_DAY + ms1 - ms0) // MS_PER_HOUR
 
     def __eq__(self, other):
         return isinstance(other, Prescription) and self.days == other.days

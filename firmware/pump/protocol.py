@@ -1,7 +1,8 @@
 """The command channel: parse, authenticate and validate one line, then dispatch.
 
 Wire format (USB serial, one line per message, UTF-8, at most MAX_LINE_BYTES
-before the newline; a trailing CR is ignored):
+before the newline, the longest line the command table allows; a trailing CR
+is ignored):
 
     read-only:      BODY
     authenticated:  MAC SP BODY
@@ -35,12 +36,14 @@ import json
 
 from pump.compat import const
 from pump.hmac256 import DIGEST_BYTES, HmacSha256, digests_equal
-from pump.schema import AUTH_COMMAND, COMMANDS, CommandError, convert_fields, is_int, safe_word
+from pump.schema import AUTH_COMMAND, COMMANDS, CommandError, convert_fields, is_int, max_body_bytes, safe_word
 
 PROTOCOL_VERSION = const(1)
-MAX_LINE_BYTES = const(6144)  # the longest command: a weekly set_prescription, 7 x 13 steps
 MAC_HEX_CHARS = const(64)
 MAX_COUNTER = const(0x3FFFFFFF)  # a small int on the RP2040; a billion commands
+# The longest line the command table allows: MAC, space, the longest body,
+# a CR. Computed, so a longer argument in the table raises the limit with it.
+MAX_LINE_BYTES = MAC_HEX_CHARS + 1 + max(max_body_bytes(name, MAX_COUNTER) for name in COMMANDS) + 1
 MAX_FAILURES = const(5)
 LOCKOUT_S = const(600)
 

@@ -8,6 +8,7 @@ the protocol trusts what it gets, and a reader sees every argument in one
 place. The limits are what the pump can represent and the mechanism can do,
 not clinical limits: those belong to the drug library.
 """
+from pump.benchfaults import BENCH_FAULTS, BENCH_VALUE_UNITS
 from pump.prescription import MAX_STEPS_PER_DAY
 from pump.units import (NG_PER_MCG, NL_PER_ML, WEEKDAY_NAMES, hhmm_to_ms, iso_to_clock_s, mcg_to_ng, ml_to_nl,
                         to_int_units)
@@ -41,13 +42,26 @@ STEP_FIELDS = {
 
 
 def _check_bench(args):
-    if (args["fault"] == "pressure") != (args["mpsi"] is not None):
-        raise CommandError(BAD_ARGS, "mpsi is required with fault pressure, and only with it")
+    for fault, name in BENCH_VALUE_UNITS.items():
+        if (args["fault"] == fault) != (args[name] is not None):
+            raise CommandError(BAD_ARGS, "%s is required with fault %s, and only with it" % (name, fault))
+
+
+def _check_patient(args):
+    if args["new_patient"] and args["reason"] is None:
+        raise CommandError(BAD_ARGS, "new_patient resets the titration and bolus history: give the reason")
+    if args["reason"] is not None and not args["new_patient"]:
+        raise CommandError(BAD_ARGS, "reason goes with new_patient")
 
 
 def _check_program(args):
     if (args["steps"] is None) == (args["week"] is None):
         raise CommandError(BAD_ARGS, "give steps (a daily schedule) or week (one per weekday), not both")
+
+
+def _check_plan(args):
+    if args["effects"] is not None and args["week_effects"] is not None:
+        raise CommandError(BAD_ARGS, "give effects (a day) or week_effects (a week), not both")
 
 
 def _check_settings(args):
@@ -62,7 +76,8 @@ COMMANDS = {
     "prescription": (False, {}, None),
     "reservoir": (False, {}, None),
     "alarms": (False, {}, None),
-    "log": (False, {"n": (WHOLE, "n", 10, (1, 50))}, None),
+    # `before`: only entries older than this seq (paging through the whole log)
+    "log": (False, {"n": (WHOLE, "n", 10, (1, 50)), "before": (WHOLE, "before", None, (1, 0x3FFFFFFF))}, None),
     "version": (False, {}, None),
     "card": (False, {}, None),  # the refill-visit card (pump.card)
     # clinician's planning aids (pump.clinical): they propose, they change nothing
@@ -74,12 +89,18 @@ COMMANDS = {
         "hours": (WHOLE, "hours", None, (1, 96)),
         "effects": (STEPS, "effects", None, (1, MAX_STEPS_PER_DAY)),
         "week_effects": (WEEK, "week_effects", None, (1, MAX_STEPS_PER_DAY)),
-    }, None),
+    }, _check_plan),
     "patient": (True, {
         "origin": (CHOICE, "origin", REQUIRED, ("spinal", "cerebral")),
         "age_years": (WHOLE, "age_years", REQUIRED, (0, 120)),
-        "days_since_implant": (WHOLE, "days_since_implant", REQUIRED, (0, 36500)),
-    }, None),
+        # left out: not implanted yet (the screening trial)
+        "days_since_implant": (WHOLE, "days_since_implant", None, (0, 36500)),
+        # the post-implant starting dose from the patient's record (a restart's target)
+        "starting_mcg_per_day": (MCG, "starting_ng_per_day", None, (1, 24 * 2000 * NG_PER_MCG)),
+        "new_patient": (FLAG, "new_patient", False, None),  # resets the history, with a reason
+        "reason": (TEXT, "reason", None, (1, 120)),
+        "override": (TEXT, "override", None, (1, 120)),  # the running program, soft for this patient
+    }, _check_patient),
     "set_prescription": (True, {
         # a flex day of an implanted pump: up to 13 steps; a week, 13 a day
         "steps": (STEPS, "steps", None, (1, MAX_STEPS_PER_DAY)),
@@ -93,9 +114,13 @@ COMMANDS = {
         "concentration_mcg_per_ml": (MCG, "concentration_ng_per_ml", REQUIRED, (1, 2000 * NG_PER_MCG)),
         "dilution": (FLAG, "dilution", False, None),
         "confirm": (FLAG, "confirm", False, None),
+        "override": (TEXT, "override", None, (1, 120)),
     }, None),
     "bolus": (True, {
         "mcg": (MCG, "ng", REQUIRED, (1, 1000 * NG_PER_MCG)),
+        "kind": (CHOICE, "kind", "clinician", ("clinician", "screening", "remainder")),  # titration.BOLUS_KINDS
+        # the drug library sets the shortest (a minute); a day is the longest single bolus
+        "duration_s": (WHOLE, "duration_s", 60, (1, 86_400)),
         "override": (TEXT, "override", None, (1, 120)),
     }, None),
     "stop": (True, {"reason": (TEXT, "reason", REQUIRED, (1, 120))}, None),
@@ -108,11 +133,62 @@ COMMANDS = {
     }, _check_settings),
     "set_clock": (True, {"iso": (CLOCK, "clock_s", REQUIRED, None)}, None),
     "bench": (True, {
-        "fault": (CHOICE, "fault", REQUIRED, ("pressure", "stall", "empty", "clear")),
+        "fault": (CHOICE, "fault", REQUIRED, BENCH_FAULTS),
         "mpsi": (WHOLE, "mpsi", None, (0, 30000)),  # the transducer's 0-30 psi
+        "mv": (WHOLE, "mv", None, (0, 6000)),       # VSYS: USB is 5 V
+        "mc": (WHOLE, "mc", None, (-40000, 85000)),  # the RP2040's rated range
     }, _check_bench),
     "selftest": (True, {}, None),
 }
+
+
+# The longest JSON text of an argument of each kind, for the line limit
+# (pump.protocol.MAX_LINE_BYTES), as json.dumps writes it with its default
+# (wider) separators: a number in its shortest form with every decimal its
+# unit allows; text with every character escaped as \uXXXX (6 bytes; a
+# character outside the BMP is 4 bytes of UTF-8, as pumpctl sends it).
+_TEXT_CHAR_BYTES = 6
+_FIXED_BYTES = {HHMM: len('"23:59"'), CLOCK: len('"2099-12-31T23:59:59"'), FLAG: len("false")}
+
+
+def _value_bytes(kind, limits):
+    if kind in _FIXED_BYTES:
+        return _FIXED_BYTES[kind]
+    if kind == TEXT:
+        return 2 + limits[1] * _TEXT_CHAR_BYTES
+    if kind == CHOICE:
+        return 2 + max(len(word) for word in limits)
+    if kind == STEPS:
+        return 2 + limits[1] * (_object_bytes(STEP_FIELDS) + 2) - 2
+    if kind == WEEK:  # {"mon": STEPS, ...}: seven days, every one at its longest
+        return 2 + len(WEEKDAY_NAMES) * (len('"mon": ') + _value_bytes(STEPS, limits) + 2) - 2
+    low, high = limits
+    scale = _SCALE[kind]
+    if scale == 1:
+        return len(str(max(abs(low), high))) + (1 if low < 0 else 0)
+    return len(str((high - 1) // scale)) + 1 + len(str(scale)) - 1
+
+
+def _object_bytes(fields):
+    """The longest JSON object holding every field of `fields`."""
+    inner = sum(len(name) + 4 + _value_bytes(kind, limits) + 2 for name, (kind, _key, _default, limits)
+                in fields.items())
+    return 2 + inner - (2 if fields else 0)
+
+
+# Fields of a command of which at most one is given (the command's check
+# refuses both): the line limit counts only the longer.
+EITHER = {"set_prescription": ("steps", "week"), "plan": ("effects", "week_effects")}
+
+
+def max_body_bytes(name, max_counter):
+    """The longest body a command of the table can be: {"cmd", "args", "ctr"}
+    with every argument at its longest (the protocol's line limit is
+    computed from it, so the table and the limit cannot disagree)."""
+    fields = COMMANDS[name][1]
+    args_bytes = max(_object_bytes({key: field for key, field in fields.items() if key != left_out})
+                     for left_out in EITHER.get(name, (None,)))
+    return len('{"cmd": "", "args": , "ctr": }') + len(name) + args_bytes + len(str(max_counter))
 
 
 def needs_mac(name):

@@ -3,21 +3,23 @@
 One JSON record (pump.store makes it atomic and checksummed) holds all a
 restarted pump needs to go on safely: prescription, patient, reservoir
 accounting, settings, titration history, stop reasons, latched alarms, the
-protocol counter and the delivery authorisation (see pump.controller for the
-power-cut argument). Keys are short: the record is rewritten up to every ten
-minutes for the life of the pump.
+protocol counter, the delivery authorisation (see pump.controller for the
+power-cut argument) and the wall time it was saved at (`t`: day and ms of
+day, so pump.boot can tell how long a power outage lasted). Keys are short:
+the record is rewritten up to every ten minutes for the life of the pump.
 
 Boot, by what the store finds:
 - nothing (a new pump): no prescription, nothing delivered, no alarm;
 - a good record, or the previous one when the newest is damaged (logged):
   resume, counting the authorised-but-unconfirmed steps as used, and raise
-  the low-priority `restart` alarm so a reset never goes unnoticed;
+  the low-priority `restart` alarm so a reset never goes unnoticed; then
+  pump.boot checks for a crash loop and for the dose an outage missed;
 - no readable record, or one from newer firmware: stay stopped with a
   storage_fault alarm. Guessing a dose is worse than stopping loudly.
 """
 import json
 
-from pump import alarms, events
+from pump import alarms, boot, events
 from pump.alarms import AlarmManager
 from pump.prescription import Prescription
 from pump.store import EMPTY, FALLBACK, FAULT
@@ -27,13 +29,18 @@ BOOT_STATUS = {name: i for i, name in enumerate(events.BOOT_STATUS)}  # the log'
 
 
 class StateCodec:
-    VERSION = 1
+    VERSION = 2
 
     @staticmethod
     def migrate(version, payload):
-        """Version 1 is the first format: there is nothing older to read, so
-        any other version is refused (store reports it as a fault)."""
-        return None
+        """Version 1 had no save time: it reads as saved at an unknown time
+        (no outage to measure; see pump.boot). Anything else is refused
+        (store reports it as a fault)."""
+        if version != 1:
+            return None
+        record = json.loads(payload)
+        record["t"] = None
+        return json.dumps(record).encode()
 
     @staticmethod
     def encode(ctl):
@@ -48,6 +55,8 @@ class StateCodec:
             "auth": ctl.authorized_steps,
             "ctr": ctl.counter,
             "al": ctl.alarms.to_record(),
+            "t": [ctl.day, ctl.ms],
+            "clk": ctl.clock_offset_s,
         }
         return json.dumps(record).encode()
 
@@ -61,9 +70,12 @@ class StateCodec:
             return
         if status == EMPTY:
             ctl.record(now_s, events.RESTART, BOOT_STATUS[status], 0)
+            boot.check_crashes(ctl, now_s)
             return
         try:
-            StateCodec._apply(ctl, json.loads(payload))
+            record = json.loads(payload)
+            StateCodec._apply(ctl, record)
+            saved_at = record["t"]
         except (ValueError, KeyError, TypeError, IndexError):
             # A record that passed its CRC but does not decode: a defect,
             # not flash damage. Same answer: do not guess.
@@ -77,6 +89,10 @@ class StateCodec:
         ctl.alarms.raise_(alarms.RESTART, now_s)
         ctl.alarms.clear(alarms.RESTART, now_s)  # latched until acknowledged
         ctl.refresh_limits()
+        if ctl.history is not None and ctl.history.running is not None:
+            ctl.cut_bolus(now_s)  # a bolus the power cut short: at most what is due by now went in
+        boot.check_outage(ctl, saved_at, uncertain, now_s)
+        boot.check_crashes(ctl, now_s)
         if ctl.delivering:
             ctl.start_delivery()
 
@@ -93,3 +109,4 @@ class StateCodec:
         ctl.authorized_steps = record["auth"]
         ctl.counter = record["ctr"]
         ctl.alarms = AlarmManager.from_record(record["al"], ctl._on_alarm_event)
+        ctl.clock_offset_s = record.get("clk", 0)  # none in records from before the steady clock

@@ -9,9 +9,10 @@ STOP_OCCLUSION = const(2)   # lifted by ACK once the pressure is back to baselin
 STOP_STALL = const(4)       # lifted by ACK or resume: the next steps retry the motor
 STOP_EMPTY = const(8)       # lifted by a refill
 STOP_STORAGE = const(16)    # flash unusable; lifted by a new prescription that saves
+STOP_CRASHES = const(32)    # the firmware keeps crashing (pump.boot); lifted by resume
 
 NAMES = ((STOP_COMMAND, "command"), (STOP_OCCLUSION, "occlusion"), (STOP_STALL, "motor_stall"),
-         (STOP_EMPTY, "empty_reservoir"), (STOP_STORAGE, "storage_fault"))
+         (STOP_EMPTY, "empty_reservoir"), (STOP_STORAGE, "storage_fault"), (STOP_CRASHES, "crash_loop"))
 
 
 def reason_names(mask):

@@ -100,8 +100,8 @@ class RecordStore:
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise ValueError("record of %d bytes, over %d" % (len(payload), MAX_PAYLOAD_BYTES))
         if self._seq is None:
-            self._scan()
-        seq = self._seq + 1
+            self._scan()  # sets _seq
+        seq = self._seq + 1  # pyright: ignore[reportOptionalOperand]
         head = struct.pack(_HEAD_FIELDS, MAGIC, self.version, seq, len(payload))
         crc = binascii.crc32(payload, binascii.crc32(head))
         with self._fs.open(self._new, "wb") as f:
@@ -128,7 +128,7 @@ class RecordStore:
             record = self._read(self._slots[index])
             if record is _DAMAGED:
                 damaged = True
-            elif record is not None and (newest is None or record[0] > newest_seq):
+            elif isinstance(record, tuple) and (newest is None or record[0] > newest_seq):
                 newest_seq, newest = record[0], record[1:]
                 self._target = 1 - index
         self._seq = newest_seq

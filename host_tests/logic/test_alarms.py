@@ -3,10 +3,10 @@ escalation, annunciation, history and restore (IEC 60601-1-8 style)."""
 import json
 
 from pump.alarms import (ACKNOWLEDGED, ANNUNCIATIONS, AUDIO_PAUSE_S, CLEARED,
-                         CLOCK_FAULT, DELIVERY_STOPPED, EMPTY_RESERVOIR, ESCALATE_S,
+                         CLOCK_FAULT, CRASH_LOOP, DELIVERY_STOPPED, EMPTY_RESERVOIR, ESCALATE_S,
                          ESCALATED, HIGH, HISTORY_MAX, KIND_COUNT, KIND_NAMES, LAMP_GREEN,
                          LAMP_RED, LAMP_YELLOW, LATCHING, LOW, LOW_BATTERY, LOW_RESERVOIR, MEDIUM,
-                         MOTOR_STALL, NO_ALARM, OCCLUSION, PRESSURE_SENSOR_FAULT,
+                         MISSED_DELIVERY, MOTOR_STALL, NO_ALARM, OCCLUSION, PRESSURE_SENSOR_FAULT,
                          PRIORITY, RAISED, REMIND_HIGH_MS, REMIND_MEDIUM_MS, REMIND_S, RESOUND_S,
                          RESOUNDED, RESTART, RULES, SILENCED, STORAGE_FAULT, TEMPERATURE,
                          TONE_HIGH_MS, TONE_MEDIUM_MS, TONE_NONE_MS, AlarmManager)
@@ -42,7 +42,8 @@ def lamp(am, now_s):
 def test_kind_names_are_the_scenario_report_names():
     assert KIND_NAMES == ("occlusion", "low_reservoir", "empty_reservoir", "motor_stall",
                           "pressure_sensor_fault", "storage_fault", "low_battery",
-                          "temperature", "clock_fault", "delivery_stopped", "restart")
+                          "temperature", "clock_fault", "delivery_stopped", "restart",
+                          "missed_delivery", "crash_loop")
     assert len(RULES) == KIND_COUNT
 
 
@@ -50,7 +51,8 @@ def test_priority_of_every_kind():
     expected = ((OCCLUSION, HIGH), (EMPTY_RESERVOIR, HIGH), (MOTOR_STALL, HIGH),
                 (PRESSURE_SENSOR_FAULT, HIGH), (STORAGE_FAULT, HIGH),
                 (LOW_RESERVOIR, MEDIUM), (LOW_BATTERY, MEDIUM), (CLOCK_FAULT, MEDIUM),
-                (DELIVERY_STOPPED, MEDIUM), (TEMPERATURE, LOW), (RESTART, LOW))
+                (DELIVERY_STOPPED, MEDIUM), (TEMPERATURE, LOW), (RESTART, LOW),
+                (MISSED_DELIVERY, MEDIUM), (CRASH_LOOP, HIGH))
     assert len(expected) == KIND_COUNT
     for kind, priority in expected:
         assert RULES[kind][PRIORITY] == priority, KIND_NAMES[kind]
@@ -377,7 +379,8 @@ def test_reminder_intervals_and_escalations_are_the_table_rows():
     expected = {OCCLUSION: (300, 0, 0), LOW_RESERVOIR: (3600, 900, 0), EMPTY_RESERVOIR: (300, 0, 0),
                 MOTOR_STALL: (300, 0, 0), PRESSURE_SENSOR_FAULT: (900, 0, 0), STORAGE_FAULT: (300, 0, 0),
                 LOW_BATTERY: (900, 900, 0), TEMPERATURE: (0, 0, 0), CLOCK_FAULT: (3600, 900, 0),
-                DELIVERY_STOPPED: (600, 900, 3600), RESTART: (0, 0, 0)}
+                DELIVERY_STOPPED: (600, 900, 3600), RESTART: (0, 0, 0), MISSED_DELIVERY: (0, 0, 0),
+                CRASH_LOOP: (300, 0, 0)}
     assert len(expected) == KIND_COUNT
     for kind, (remind_s, escalate_s, resound_s) in expected.items():
         rule = RULES[kind]
@@ -389,7 +392,7 @@ def test_reminder_intervals_and_escalations_are_the_table_rows():
 def test_every_kind_that_stops_delivery_reminds_within_ten_minutes():
     # with the 1 min between a stopped pump's wake-ups and a 2 min audio
     # pause, a stopped pump is heard at least every 15 minutes
-    for kind in (OCCLUSION, EMPTY_RESERVOIR, MOTOR_STALL, STORAGE_FAULT, DELIVERY_STOPPED):
+    for kind in (OCCLUSION, EMPTY_RESERVOIR, MOTOR_STALL, STORAGE_FAULT, DELIVERY_STOPPED, CRASH_LOOP):
         assert 0 < RULES[kind][REMIND_S] <= 600 and RULES[kind][LATCHING], KIND_NAMES[kind]
 
 
@@ -497,9 +500,9 @@ def test_a_clock_set_back_neither_stops_reminders_nor_keeps_the_audio_paused():
     assert tone(paused, T0 - 3600) is TONE_HIGH_MS
 
 
-def test_an_alarm_can_be_raised_above_its_table_priority_but_never_below():
+def test_missed_delivery_can_be_raised_above_its_table_priority_but_never_below():
     am, _events = manager()
-    am.raise_(LOW_BATTERY, T0, HIGH)
+    am.raise_(MISSED_DELIVERY, T0, HIGH)
     am.raise_(RESTART, T0, NO_ALARM)
     assert am.history[0].priority == HIGH and am.history[1].priority == LOW
     assert tone(am, T0) is TONE_HIGH_MS

@@ -1,4 +1,5 @@
 """The controller's own rules, on the simulated board without the scenario runner."""
+# micropython-heap: 320K
 from boards.sim.board import SimBoard
 from pump import events
 from pump.controller import Controller

@@ -14,12 +14,14 @@ STEPS_PER_ML = 12_732
 SPINAL = {"origin": "spinal", "age_years": 40, "days_since_implant": 100}
 CEREBRAL = {"origin": "cerebral", "age_years": 40, "days_since_implant": 100}
 
-# DESIGN.md section 3, one name per row, in its order.
+# The monograph's rows, one name per row, in its order; then the device's
+# own policy rows (clinician_bolus: the monograph gives no figure).
 MONOGRAPH_ROWS = (
     "standard_concentrations", "maintenance_spinal", "maintenance_cerebral", "children",
     "titration_after_implant", "refill_visit_change", "flow_ceiling", "flow_floor",
     "flex_schedules", "screening_boluses", "starting_dose", "drug_holiday", "abrupt_stop",
     "overdose_response", "catheter_hint", "storage", "pharmacokinetics",
+    "clinician_bolus",
 )
 
 
@@ -123,13 +125,16 @@ CHILDREN = (  # (age, origin, ng/day, rules from the children row and origin)
     (11, "cerebral", 274_000, []),
     (11, "cerebral", 274_001, ["young_child_above_average"]),
     (12, "cerebral", 274_001, []),
-    (17, "spinal", 1_500_000, ["daily_dose_above_hard_max", "daily_dose_above_usual"]),
+    (11, "spinal", 1_500_000, ["daily_dose_above_hard_max", "daily_dose_above_usual", "young_child_above_average"]),
+    (12, "spinal", 1_500_000, ["daily_dose_above_usual", "daily_dose_limited_experience"]),  # origin rules from 12
+    (17, "spinal", 1_500_000, ["daily_dose_above_usual", "daily_dose_limited_experience"]),
+    (17, "cerebral", 1_500_000, ["daily_dose_above_hard_max", "daily_dose_above_usual"]),
     (18, "spinal", 1_500_000, ["daily_dose_above_usual", "daily_dose_limited_experience"]),
     (10, "spinal", 15_000, ["daily_dose_below_hard_min", "daily_dose_below_usual"]),
 )
 
 
-def test_children_rules_at_ages_3_4_11_12_17_18():
+def test_children_rules_at_ages_3_4_11_12_17_18_cerebral_to_11_origin_from_12():
     for age, origin, daily_ng, rules in CHILDREN:
         who = patient(origin, age)
         broken = check_daily_dose(daily_ng, who) + check_child(who, daily_ng)

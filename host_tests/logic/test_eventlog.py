@@ -35,6 +35,20 @@ def test_appends_are_numbered_from_one_and_read_back_newest_first():
     assert log.newest(0) == []
 
 
+def test_pages_older_than_a_seq_join_into_the_whole_log():
+    log = filled(8, 40)  # past the capacity: the oldest have rolled off
+    kept = log.newest(1000)
+    pages, before = [], None
+    while True:
+        page = log.newest(7, before)
+        if not page:
+            break
+        pages += page
+        before = page[-1][0]
+    assert pages == kept and [e[0] for e in kept] == list(range(40, 40 - len(kept), -1))
+    assert log.newest(3, 30) == [entry(29), entry(28), entry(27)]
+
+
 def test_fields_keep_their_full_range():
     log = EventLog(FakeFlash(), "events", 4)
     log.append(0xFFFFFFFF, 0xFFFF, -2 ** 31, 2 ** 31 - 1)

@@ -387,10 +387,19 @@ def test_single_out_of_range_glitch_is_not_a_fault():
     assert feed(monitor, [200, -3750, 210, 37_000, 190, 205]) == SENSOR_OK
 
 
-def test_stuck_sensor_reported_after_twelve_identical_readings():
+def test_stuck_sensor_reported_after_stuck_samples_identical_readings():
     monitor = SensorMonitor()
     assert feed(monitor, [250] * (STUCK_SAMPLES - 1)) == SENSOR_OK
     assert monitor.sample(250) == SENSOR_STUCK
+
+
+def test_a_quiet_sensor_that_repeats_each_reading_up_to_23_times_is_not_stuck():
+    """A healthy but quiet transducer, drifting one resolution step at a
+    time and sitting on each value for up to 23 readings, is not stuck."""
+    monitor = SensorMonitor()
+    for step in range(40):
+        for _ in range(STUCK_SAMPLES - 1 - step % 5):
+            assert monitor.sample(250 + step) == SENSOR_OK
 
 
 def test_noisy_readings_never_look_stuck():

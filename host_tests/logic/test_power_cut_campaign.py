@@ -10,7 +10,7 @@ and the run goes on through the reboot. Then:
 - the steps pushed never exceed what the prescription asked by a step;
 - after the clinician's ACK, the pump delivers again.
 """
-# micropython-heap: 320K
+# micropython-heap: 384K
 from hw.sim.flash import FakeFlash
 from hw.sim.runner import Run
 from pump.prescription import Prescription

@@ -118,13 +118,19 @@ def test_every_read_only_command_reaches_the_handler_without_a_mac():
 def test_log_defaults_to_ten_entries():
     protocol, handler, _, _ = make()
     reply(protocol, body("log"))
-    assert handler.calls[0][1] == {"n": 10}
+    assert handler.calls[0][1] == {"n": 10, "before": None}
 
 
 def test_log_takes_a_count():
     protocol, handler, _, _ = make()
     reply(protocol, body("log", {"n": 3}))
-    assert handler.calls[0][1] == {"n": 3}
+    assert handler.calls[0][1] == {"n": 3, "before": None}
+
+
+def test_log_pages_back_from_a_seq():
+    protocol, handler, _, _ = make()
+    reply(protocol, body("log", {"n": 50, "before": 120}))
+    assert handler.calls[0][1] == {"n": 50, "before": 120}
 
 
 def test_trailing_carriage_return_is_ignored():
@@ -148,7 +154,7 @@ def test_authenticated_command_reaches_the_handler_and_its_counter_is_stored():
     protocol, handler, counter, _ = make()
     answer = reply(protocol, signed(body("bolus", {"mcg": 50}, ctr=1)))
     assert answer == {"ok": True, "command": "bolus", "ctr": 1}
-    assert handler.calls == [("bolus", {"ng": 50000, "override": None}, NOW_S)]
+    assert handler.calls == [("bolus", {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": None}, NOW_S)]
     assert counter.get() == 1
 
 
@@ -394,20 +400,23 @@ def test_envelope_fields_are_checked():
 # command | its args as exact JSON text | what the handler must get (as JSON: tuples are lists).
 # Text rather than literals: a table of literals costs the unix port's compiler too much heap.
 CONVERSIONS = """
-bolus | {"mcg": 50} | {"ng": 50000, "override": null}
-bolus | {"mcg": 0.5, "override": "screening dose 2"} | {"ng": 500, "override": "screening dose 2"}
-refill | {"add_ml": 15, "concentration_mcg_per_ml": 500} | {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": false, "confirm": false}
-refill | {"add_ml": 0.1, "concentration_mcg_per_ml": 1250, "dilution": true, "confirm": true} | {"add_nl": 100000, "concentration_ng_per_ml": 1250000, "dilution": true, "confirm": true}
+bolus | {"mcg": 50} | {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": null}
+bolus | {"mcg": 0.5, "kind": "screening", "duration_s": 120, "override": "screening dose 2"} | {"ng": 500, "kind": "screening", "duration_s": 120, "override": "screening dose 2"}
+refill | {"add_ml": 15, "concentration_mcg_per_ml": 500} | {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": false, "confirm": false, "override": null}
+refill | {"add_ml": 0.1, "concentration_mcg_per_ml": 1250, "dilution": true, "confirm": true} | {"add_nl": 100000, "concentration_ng_per_ml": 1250000, "dilution": true, "confirm": true, "override": null}
 set_prescription | {"steps": [{"start": "07:00", "mcg_per_h": 20}, {"start": "00:00", "mcg_per_h": 30.5}]} | {"steps": [[0, 30500], [25200000, 20000]], "week": null, "kind": null, "dilution": false, "override": null}
 set_prescription | {"steps": [{"start": "23:59", "mcg_per_h": 0}], "kind": "refill", "override": "900 mcg/day"} | {"steps": [[86340000, 0]], "week": null, "kind": "refill", "dilution": false, "override": "900 mcg/day"}
 set_prescription | {"week": {"mon": [{"start": "07:00", "mcg_per_h": 20}, {"start": "00:00", "mcg_per_h": 30}], "tue": [{"start": "00:00", "mcg_per_h": 1}], "wed": [{"start": "00:00", "mcg_per_h": 2}], "thu": [{"start": "00:00", "mcg_per_h": 3}], "fri": [{"start": "00:00", "mcg_per_h": 4}], "sat": [{"start": "00:00", "mcg_per_h": 5}], "sun": [{"start": "22:00", "mcg_per_h": 6.5}]}} | {"steps": null, "week": [[[0, 30000], [25200000, 20000]], [[0, 1000]], [[0, 2000]], [[0, 3000]], [[0, 4000]], [[0, 5000]], [[79200000, 6500]]], "kind": null, "dilution": false, "override": null}
-patient | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0} | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0}
+patient | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0} | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0, "starting_ng_per_day": null, "new_patient": false, "reason": null, "override": null}
+patient | {"origin": "spinal", "age_years": 40, "starting_mcg_per_day": 100, "new_patient": true, "reason": "pump moved to a new patient"} | {"origin": "spinal", "age_years": 40, "days_since_implant": null, "starting_ng_per_day": 100000, "new_patient": true, "reason": "pump moved to a new patient", "override": null}
 stop | {"reason": "overdose suspected"} | {"reason": "overdose suspected"}
 settings | {"low_reservoir_ml": 2.0} | {"low_reservoir_nl": 2000000, "low_reservoir_days": null}
 settings | {"low_reservoir_ml": 0, "low_reservoir_days": 7} | {"low_reservoir_nl": 0, "low_reservoir_days": 7}
 set_clock | {"iso": "2026-03-02T08:00:00"} | {"clock_s": 825753600}
-bench | {"fault": "pressure", "mpsi": 25000} | {"fault": "pressure", "mpsi": 25000}
-bench | {"fault": "clear"} | {"fault": "clear", "mpsi": null}
+bench | {"fault": "pressure", "mpsi": 25000} | {"fault": "pressure", "mpsi": 25000, "mv": null, "mc": null}
+bench | {"fault": "low_battery", "mv": 3200} | {"fault": "low_battery", "mpsi": null, "mv": 3200, "mc": null}
+bench | {"fault": "temperature", "mc": -5000} | {"fault": "temperature", "mpsi": null, "mv": null, "mc": -5000}
+bench | {"fault": "clear"} | {"fault": "clear", "mpsi": null, "mv": null, "mc": null}
 resume | {} | {}
 """
 
@@ -478,7 +487,10 @@ set_prescription | {"week": {"mon": [{"start": "00:00", "mcg_per_h": 20}], "tue"
 set_prescription | {"week": [[{"start": "00:00", "mcg_per_h": 20}]]}
 patient | {"origin": "lumbar", "age_years": 40, "days_since_implant": 3}
 patient | {"origin": "spinal", "age_years": 3.5, "days_since_implant": 3}
-patient | {"origin": "spinal", "age_years": 40}
+patient | {"origin": "spinal", "age_years": 40, "new_patient": true}
+patient | {"origin": "spinal", "age_years": 40, "reason": "no new patient"}
+bolus | {"mcg": 50, "kind": "demand"}
+bolus | {"mcg": 50, "duration_s": 0}
 stop | {}
 stop | {"reason": ""}
 stop | {"reason": "\\u001b[2J"}
@@ -498,6 +510,9 @@ set_clock | {"iso": "2026-03-02T08:00:00Z"}
 bench | {"fault": "fire"}
 bench | {"fault": "pressure"}
 bench | {"fault": "stall", "mpsi": 5}
+bench | {"fault": "low_battery"}
+bench | {"fault": "clock", "mv": 3200}
+bench | {"fault": "temperature", "mc": 90000}
 bench | {"fault": "pressure", "mpsi": 30001}
 bench | {"fault": ["stall"]}
 resume | {"now": true}
@@ -561,8 +576,8 @@ def test_bench_command_is_refused_without_the_jumper_and_logged():
 def test_bench_command_with_the_jumper_runs_and_is_logged():
     protocol, handler, _, events = make(bench=True)
     assert reply(protocol, signed(raw_body("bench", '{"fault": "stall"}', 1)))["ok"] is True
-    assert handler.calls[0][:2] == ("bench", {"fault": "stall", "mpsi": None})
-    assert events == [("bench_fault", NOW_S, {"fault": "stall", "mpsi": None})]
+    assert handler.calls[0][:2] == ("bench", {"fault": "stall", "mpsi": None, "mv": None, "mc": None})
+    assert events == [("bench_fault", NOW_S, {"fault": "stall", "mpsi": None, "mv": None, "mc": None})]
 
 
 # --- the handler's side ---------------------------------------------------------

@@ -73,12 +73,15 @@ def test_a_bolus_rides_on_the_basal_rate_and_counts_in_the_day():
     assert results["max_dose_error_steps"] == 1
 
 
-def test_a_second_bolus_within_24_h_is_refused_and_changes_nothing():
+def test_boluses_count_with_the_basal_in_the_daily_dose_rows():
+    """720 mcg/day basal: 50 mcg makes 770 (accepted); 75 more in the same
+    24 h makes 845, above the usual 800: a reason is needed, and without
+    it nothing changes."""
     events = [{"at_h": 1, "do": "command", "command": {"cmd": "bolus", "args": {"mcg": 50}}},
               {"at_h": 5, "do": "command", "command": {"cmd": "bolus", "args": {"mcg": 75}}}]
     _sim, results = run(24, events=events)
     assert '"ok": true' in results["replies"][0]
-    assert '"error": "refused"' in results["replies"][1] and "bolus_too_soon" in results["replies"][1]
+    assert '"error": "needs_override"' in results["replies"][1] and "daily_dose_above_usual" in results["replies"][1]
     (programmed, delivered), = daily_mcg(results)
     assert abs(programmed - 770) < 1e-9 and abs(delivered - programmed) <= MCG_PER_STEP_AT_500
 

@@ -2,8 +2,8 @@
 import json
 
 from pump.druglib import HARD, SOFT, decide
-from pump.titration import (REFILL, RESTART, TAPER, TITRATION, TitrationHistory, check_bolus,
-                            check_change)
+from pump.titration import (CLINICIAN, REFILL, REMAINDER, RESTART, SCREENING, TAPER, TITRATION,
+                            TitrationHistory, check_bolus, check_change)
 
 DAY_S = 86_400
 IMPLANT_S = 800_000_000
@@ -117,15 +117,29 @@ def test_sudden_escalation_is_refused_without_override_and_flagged_with_one():
     assert (overridden["accepted"], overridden["catheter_suspected"]) == (True, True)
 
 
-def test_taper_decreases_freely_but_never_increases():
+def test_taper_never_increases():
+    assert found(check_change(implanted(), SPINAL, 310_000, LATER_S, TAPER)) == [("taper_increase", HARD)]
+
+
+def test_taper_step_is_no_faster_than_the_shortest_taper_the_row_allows():
+    """From 300 to the spinal floor 12 mcg/day over 14 days: day 1 may go to
+    12 + 288 x 13/14 = 279.428 mcg/day, day 2 to 258.857; faster needs a reason."""
     history = implanted()
-    assert check_change(history, SPINAL, 150_000, LATER_S, TAPER) == []
-    assert found(check_change(history, SPINAL, 310_000, LATER_S, TAPER)) == [("taper_increase", HARD)]
+    assert check_change(history, SPINAL, 279_428, LATER_S, TAPER) == []
+    assert found(check_change(history, SPINAL, 279_427, LATER_S, TAPER)) == [("taper_step_too_fast", SOFT)]
+    assert found(check_change(history, SPINAL, 114_000, LATER_S, TAPER)) == [("taper_step_too_fast", SOFT)]  # -62 %
+    history.record_change(279_428, LATER_S, TAPER)
+    # the same day again: the bound is still day 1's, from where the taper began
+    assert found(check_change(history, SPINAL, 270_000, LATER_S + 3_600, TAPER)) == [("taper_step_too_fast", SOFT)]
+    assert check_change(history, SPINAL, 258_857, LATER_S + DAY_S, TAPER) == []
+    assert found(check_change(history, SPINAL, 258_856, LATER_S + DAY_S, TAPER)) == [("taper_step_too_fast", SOFT)]
+    assert check_change(history, SPINAL, 12_000, LATER_S + 13 * DAY_S, TAPER) == []
 
 
 def test_restart_after_a_taper_goes_back_to_at_most_the_initial_dose():
     history = implanted(200_000)
     history.record_change(400_000, LATER_S)
+    history.record_change(12_000, LATER_S + 20 * DAY_S, TAPER)
     history.record_change(12_000, LATER_S + 20 * DAY_S, TAPER)
     restart_s = LATER_S + 30 * DAY_S
     assert check_change(history, SPINAL, 200_000, restart_s, RESTART) == []
@@ -145,18 +159,44 @@ def test_unknown_change_kind_and_missing_implant_are_refused():
     assert found(check_change(TitrationHistory(), SPINAL, 330_000, LATER_S)) == [("implant_not_recorded", HARD)]
 
 
-def test_history_from_a_patient_dates_the_implant_by_days_since():
+def test_restart_needs_the_recorded_starting_dose_not_the_first_dose_seen():
+    """A patient implanted 300 days ago meets this pump at 600 mcg/day: that
+    is not their post-implant starting dose, so a restart has no target
+    until the patient's record gives it."""
+    history = TitrationHistory.for_patient(dict(SPINAL, days_since_implant=300), LATER_S)
+    history.record_first_program(600_000, LATER_S)
+    history.record_change(560_000, LATER_S + DAY_S, TAPER)
+    assert history.initial_ng is None
+    assert rules_of(check_change(history, SPINAL, 600_000, LATER_S + 2 * DAY_S, RESTART)) == [
+        "restart_dose_not_recorded"]
+    recorded = TitrationHistory.for_patient(dict(SPINAL, days_since_implant=300), LATER_S, 200_000)
+    recorded.record_first_program(600_000, LATER_S)
+    recorded.record_change(560_000, LATER_S + DAY_S, TAPER)
+    assert check_change(recorded, SPINAL, 200_000, LATER_S + 2 * DAY_S, RESTART) == []
+
+
+def test_the_first_program_on_the_implant_day_is_the_starting_dose():
+    history = TitrationHistory.for_patient(dict(SPINAL, days_since_implant=0), LATER_S)
+    history.record_first_program(100_000, LATER_S + 3_600)
+    assert history.initial_ng == 100_000
+
+
+def test_history_for_a_patient_dates_the_implant_by_days_since():
     today = dict(SPINAL, days_since_implant=0)
     yesterday = dict(SPINAL, days_since_implant=1)
     now_s = LATER_S
-    assert rules_of(check_change(TitrationHistory.from_patient(today, now_s, 300_000), SPINAL, 330_000, now_s)) == [
-        "increase_too_soon_after_implant"]
-    assert check_change(TitrationHistory.from_patient(yesterday, now_s, 300_000), SPINAL, 330_000, now_s) == []
+    for who, rules in ((today, ["increase_too_soon_after_implant"]), (yesterday, [])):
+        history = TitrationHistory.for_patient(who, now_s)
+        history.record_first_program(300_000, now_s)
+        assert rules_of(check_change(history, SPINAL, 330_000, now_s)) == rules
+    assert TitrationHistory.for_patient(dict(SPINAL, days_since_implant=None), now_s).implant_s is None
 
 
 def test_history_survives_a_json_round_trip():
     history = implanted()
-    history.record_bolus(50_000, IMPLANT_S - 3 * DAY_S)
+    history.record_bolus(50_000, IMPLANT_S - 3 * DAY_S, SCREENING, 60)
+    history.record_bolus(40_000, LATER_S - 60, CLINICIAN, 120)
+    history.cut_bolus(LATER_S)
     history.record_change(330_000, LATER_S)
     history.record_change(12_000, LATER_S + DAY_S, TAPER)
     record = history.to_record()
@@ -172,23 +212,81 @@ def test_implant_needs_a_positive_initial_dose():
     assert False, "a zero initial dose was accepted"
 
 
+TRIAL = dict(SPINAL, days_since_implant=None)
+BASAL_NG = 300_000
+
+
+def bolus(history, dose_ng, now_s, kind=SCREENING, duration_s=60, concentration=50, who=SPINAL):
+    return check_bolus(history, who, dose_ng, now_s, kind, duration_s, BASAL_NG, concentration)
+
+
 def test_screening_boluses_are_50_75_100_mcg_each_24_h_after_the_last():
     history = TitrationHistory()
     t_s = IMPLANT_S - 10 * DAY_S
     for dose_ng in (50_000, 75_000, 100_000):
-        assert check_bolus(history, dose_ng, t_s) == [], dose_ng
-        history.record_bolus(dose_ng, t_s)
+        assert bolus(history, dose_ng, t_s) == [], dose_ng
+        history.record_bolus(dose_ng, t_s, SCREENING)
         t_s += DAY_S
-    assert found(check_bolus(history, 100_000, t_s)) == [("screening_complete", HARD)]
+    assert found(bolus(history, 100_000, t_s)) == [("screening_complete", HARD)]
 
 
 def test_screening_bolus_within_24_h_of_the_last_is_refused():
     history = TitrationHistory()
-    history.record_bolus(50_000, IMPLANT_S)
-    assert found(check_bolus(history, 75_000, IMPLANT_S + DAY_S - 1)) == [("bolus_too_soon", HARD)]
-    assert check_bolus(history, 75_000, IMPLANT_S + DAY_S) == []
+    history.record_bolus(50_000, IMPLANT_S, SCREENING)
+    assert found(bolus(history, 75_000, IMPLANT_S + DAY_S - 1)) == [("bolus_too_soon", HARD)]
+    assert bolus(history, 75_000, IMPLANT_S + DAY_S) == []
 
 
 def test_screening_bolus_above_the_sequence_is_refused_and_below_needs_a_reason():
-    assert found(check_bolus(TitrationHistory(), 75_000, IMPLANT_S)) == [("bolus_above_sequence", HARD)]
-    assert found(check_bolus(TitrationHistory(), 25_000, IMPLANT_S)) == [("bolus_below_sequence", SOFT)]
+    assert found(bolus(TitrationHistory(), 75_000, IMPLANT_S)) == [("bolus_above_sequence", HARD)]
+    assert found(bolus(TitrationHistory(), 25_000, IMPLANT_S)) == [("bolus_below_sequence", SOFT)]
+
+
+def test_screening_is_before_implant_at_50_mcg_per_ml_over_at_least_a_minute():
+    assert found(bolus(implanted(), 50_000, LATER_S)) == [("screening_after_implant", HARD)]
+    assert found(bolus(TitrationHistory(), 50_000, LATER_S, concentration=500)) == [("screening_concentration", HARD)]
+    assert found(bolus(TitrationHistory(), 50_000, LATER_S, duration_s=59)) == [("bolus_too_fast", HARD)]
+    assert bolus(TitrationHistory(), 50_000, LATER_S, duration_s=60) == []
+
+
+def test_clinician_bolus_waits_24_h_after_implant_and_is_at_most_100_mcg():
+    history = implanted()
+    assert found(bolus(history, 20_000, IMPLANT_S + 1800, CLINICIAN)) == [("bolus_too_soon_after_implant", HARD)]
+    assert bolus(history, 20_000, IMPLANT_S + DAY_S, CLINICIAN) == []
+    assert ("bolus_above_max", HARD) in found(bolus(history, 100_001, LATER_S, CLINICIAN, who=dict(SPINAL)))
+    assert found(bolus(TitrationHistory(), 20_000, LATER_S, CLINICIAN)) == [("bolus_before_implant", HARD)]
+    assert found(bolus(history, 20_000, LATER_S, CLINICIAN, duration_s=30)) == [("bolus_too_fast", HARD)]
+
+
+def test_clinician_boluses_in_24_h_count_with_the_basal_and_past_a_titration_step_need_a_reason():
+    """300 mcg/day spinal basal: 90 mcg of bolus in 24 h is the 30 % step."""
+    history = implanted()
+    history.record_bolus(60_000, LATER_S, CLINICIAN)
+    assert bolus(history, 30_000, LATER_S + 3_600, CLINICIAN) == []
+    assert found(bolus(history, 30_001, LATER_S + 3_600, CLINICIAN)) == [("boluses_above_titration_step", SOFT)]
+    assert bolus(history, 90_000, LATER_S + DAY_S, CLINICIAN) == []  # the first has left the window
+    high = check_bolus(history, SPINAL, 100_000, LATER_S + 3_600, CLINICIAN, 60, 1_950_000, 2000)
+    assert ("daily_dose_above_hard_max", HARD) in found(high)  # 1950 + 60 + 100 > 2003 mcg/day
+
+
+def test_at_most_four_clinician_boluses_in_24_h():
+    history = implanted(2_000_000)
+    for i in range(4):
+        assert bolus(history, 1, LATER_S + i * 600, CLINICIAN) == []
+        history.record_bolus(1, LATER_S + i * 600, CLINICIAN)
+    assert found(bolus(history, 1, LATER_S + 3_000, CLINICIAN)) == [("boluses_per_day", HARD)]
+    assert bolus(history, 1, LATER_S + DAY_S, CLINICIAN) == []  # the first has left the window
+    history.record_bolus(1, LATER_S + DAY_S, CLINICIAN)
+    assert len(history.boluses) == 4  # what the state record keeps stays bounded
+
+
+def test_a_cut_bolus_leaves_a_remainder_that_is_not_too_soon():
+    history = TitrationHistory()
+    history.record_bolus(50_000, IMPLANT_S, SCREENING, 100)
+    assert history.cut_bolus(IMPLANT_S + 30) == (15_000, 35_000)  # what went in is rounded up
+    assert bolus(history, 35_000, IMPLANT_S + 600, REMAINDER) == []
+    assert found(bolus(history, 35_001, IMPLANT_S + 600, REMAINDER)) == [("remainder_above_undelivered", HARD)]
+    history.record_bolus(35_000, IMPLANT_S + 600, REMAINDER, 100)
+    assert history.cut_bolus(IMPLANT_S + 800) is None  # the remainder ran to its end
+    assert found(bolus(history, 1, IMPLANT_S + 900, REMAINDER)) == [("remainder_above_undelivered", HARD)]
+    assert found(bolus(history, 75_000, IMPLANT_S + 900)) == [("bolus_too_soon", HARD)]  # still one bolus

@@ -61,6 +61,10 @@ class DoseChecker:
         """No pulse at t_ms: only the lag can have grown."""
         self._note(self._ideal(t_ms) - self.commanded * self.den, 0)
 
+    def error_micro_steps(self, t_ms):
+        """Ideal minus commanded at t_ms, in millionths of a step (positive: behind)."""
+        return (self._ideal(t_ms) - self.commanded * self.den) * 1_000_000 // self.den
+
     def _note(self, lag, lead):
         den = self.den
         if lag * self.lag[1] > self.lag[0] * den:
@@ -90,6 +94,8 @@ class Ledger:
         self.programmed = []  # per day: ng x MS_PER_HOUR
         self.delivered = []   # per day: conc x steps
         self.programmed_by_concentration = {}  # ng/uL -> ng x MS_PER_HOUR
+        self.total_programmed = 0  # over the run, in the same units as the days
+        self.total_delivered = 0
 
     def programmed_pl(self):
         """Volume asked for, in pL (rounded down once, at the end)."""
@@ -112,6 +118,7 @@ class Ledger:
             self._day(self.programmed, day)
             self._day(self.delivered, day)
             self.programmed[day] += rate_ng_per_h * (end - t0_ms)
+            self.total_programmed += rate_ng_per_h * (end - t0_ms)
             self._volume(concentration_ng_per_ul, rate_ng_per_h * (end - t0_ms))
             t0_ms = end
 
@@ -120,6 +127,7 @@ class Ledger:
         self._day(self.programmed, day)
         self._day(self.delivered, day)
         self.programmed[day] += bolus_ng * MS_PER_HOUR
+        self.total_programmed += bolus_ng * MS_PER_HOUR
         self._volume(concentration_ng_per_ul, bolus_ng * MS_PER_HOUR)
 
     def deliver(self, t_ms, steps, concentration_ng_per_ul):
@@ -127,3 +135,4 @@ class Ledger:
         self._day(self.programmed, day)
         self._day(self.delivered, day)
         self.delivered[day] += steps * concentration_ng_per_ul
+        self.total_delivered += steps * concentration_ng_per_ul

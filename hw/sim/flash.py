@@ -54,6 +54,7 @@ class FakeFlash:
         self._flip_bit = None
         self._damaging = False
         self._worn_out = False
+        self._refusals = 0
 
     # -- fault injection (the test's hand, not counted as operations) --
 
@@ -83,6 +84,11 @@ class FakeFlash:
         """The flash stops taking writes (worn out, or its chip failed):
         from now on every program fails with EIO, as LittleFS reports it."""
         self._worn_out = True
+
+    def refuse_writes(self, count):
+        """Bench fault (pump.bench): the next `count` programs fail with EIO,
+        as after wear_out() (0: none)."""
+        self._refusals = count
 
     @property
     def powered(self):
@@ -155,6 +161,9 @@ class FakeFlash:
             total += len(chunk)
         if not total:
             return
+        if self._refusals:
+            self._refusals -= 1
+            raise OSError(errno.EIO, "flash program failed")
         if self._worn_out:
             raise OSError(errno.EIO, "flash program failed")
         keep, flip = total, -1

@@ -88,6 +88,7 @@ class Mechanism:
         self.forced_empty = False  # bench injection: the end switch is forced
         self.last_reading = BASELINE_MPSI
         self.to_patient_steps = 0
+        self.plunger_steps = 0  # net travel into the reservoir since the start (a refill does not move it back)
         self.released_on_clear_steps = 0  # the largest single release, for the report
 
     def step(self, forward):
@@ -95,6 +96,7 @@ class Mechanism:
         if self.stalled or (forward and self.reservoir_steps <= 0):
             self.diag = True  # the TMC2209 sees the load and flags DIAG
             return False
+        self.plunger_steps += 1 if forward else -1
         if forward:
             self.reservoir_steps -= 1
             if self.occluded:
@@ -122,23 +124,28 @@ class Mechanism:
             return SHORTED_MPSI
         if self.sensor_fault == SENSOR_STUCK:
             return self.last_reading
-        trapped_nl = self.trapped_steps * 1_000_000 // self.true_steps_per_ml
-        true_mpsi = self.posture.baseline_mpsi(t_ms) + trapped_nl * 1000 // COMPLIANCE_NL_PER_PSI
-        reading = true_mpsi + self.rng.gauss(NOISE_SIGMA_MPSI)
+        reading = self.line_mpsi(t_ms) + self.rng.gauss(NOISE_SIGMA_MPSI)
         reading = min(reading, SENSOR_FULL_SCALE_MPSI)
         self.last_reading = reading
         return reading
+
+    def line_mpsi(self, t_ms):
+        """The true line pressure now: what a gauge on the line would read."""
+        trapped_nl = self.trapped_steps * 1_000_000 // self.true_steps_per_ml
+        return self.posture.baseline_mpsi(t_ms) + trapped_nl * 1000 // COMPLIANCE_NL_PER_PSI
 
     def occlude(self):
         self.occluded = True
 
     def clear_occlusion(self):
-        """The blockage gives way: what was trapped reaches the patient."""
+        """The blockage gives way: what was trapped reaches the patient.
+        Returns that volume, in steps."""
         self.occluded = False
         released = self.trapped_steps
         self.to_patient_steps += released
         self.trapped_steps = 0
         self.released_on_clear_steps = max(self.released_on_clear_steps, released)
+        return released
 
     def refill(self, add_nl, discard_residual):
         """Fill through the port; the plunger is driven back by the fill.

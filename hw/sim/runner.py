@@ -13,24 +13,34 @@ physics at their own ms, and checked one by one against the ideal.
 import binascii
 import json
 import sys
+from array import array
 
 from boards.sim.board import SimBoard
 from hw.sim.dosecheck import DoseChecker, Ledger
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS
-from pump import alarms
+from pump import alarms, events as log_codes
 from pump.card import ms_until_steps_out
 from pump.commands import Commands
 from pump.controller import Controller
 from pump.delivery import bolus_plan
 from pump.hmac256 import HmacSha256
+from pump.schema import COMMANDS
 from pump.units import mcg_to_ng
 from pump.units import MS_PER_DAY
 
 HOST_KEY = b"simulated-device-key-not-secret!"  # 32 bytes; the sim's own board
+BOLUS_DEFAULT_S = COMMANDS["bolus"][1]["duration_s"][2]
 
 
+NOT_YET = -1  # an alarm time that has not happened
+RECORD = 5  # ints per alarm episode in Run.alarm_records
 LAMP_COLOURS = {alarms.LAMP_RED: "red", alarms.LAMP_YELLOW: "yellow", alarms.LAMP_GREEN: "green"}
+
+
+def accepted(reply):
+    """Whether a reply line says the pump did what was asked (None: no reply)."""
+    return reply is not None and json.loads(reply)["ok"]
 
 
 class ScenarioRefused(Exception):
@@ -50,8 +60,19 @@ class Run:
         self.ledger = Ledger()
         self.concentration = scenario["concentration_ng_per_ul"]  # of the drug in the reservoir
         self.start_s = scenario["start_day"] * 86_400 + scenario["start_ms"] // 1000
-        self.alarm_records = {}  # (kind, raised_s) -> [kind, raised, acknowledged, cleared]
-        self.alarm_order = []
+        # Every alarm episode seen, in order, as RECORD ints each: kind, raised,
+        # acknowledged, cleared (s since the start, NOT_YET when not so far),
+        # and the priority it was raised at.
+        # Flat and compact: a run with a thousand power cuts has a thousand
+        # restart alarms, and the MicroPython heap must not fragment on them.
+        self.alarm_records = array("i")
+        self.alarm_index = {}  # (kind, raised_s) -> record number, for the pump's recent history only
+        self.clock_epoch = None  # the pump clock's (day, ms) at run time 0: a set_clock moves it
+        self.off_until = None  # run ms the power comes back, while it is off
+        self.trace = None
+        if scenario.get("trace_ms"):
+            from hw.sim.trace import Trace  # only when asked: the plain run's heap stays as it was
+            self.trace = Trace(scenario["trace_ms"])
         self.bolus = None  # (end_t_ms, lump, num) while a bolus is due
         self.restarts = 0
         self.starts = -1
@@ -63,6 +84,7 @@ class Run:
         self.wake_t = 0
         self.wakes = 0
         self.replies = []
+        self.sent = []  # (run ms, command name, reply line or None): every command a person sent
         self.mac = HmacSha256(HOST_KEY)
         self._boot()
         self._provision()
@@ -89,9 +111,14 @@ class Run:
         """A command signed and sent as the clinician programmer does; a
         bolus the pump accepts becomes part of what was asked, and of the
         ideal. Returns the reply line."""
+        if self.off_until is not None:  # no power: nothing answers
+            self.sent.append((self.time.t_ms, command["cmd"], None))
+            return None
         reply = self.line(self.sign(command))
-        if command["cmd"] == "bolus" and reply is not None and json.loads(reply)["ok"]:
-            self._bolus_asked(mcg_to_ng(command["args"]["mcg"]))
+        self.sent.append((self.time.t_ms, command["cmd"], reply))
+        if command["cmd"] == "bolus" and accepted(reply):
+            args = command["args"]
+            self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000)
         return reply
 
     def line(self, line):
@@ -101,6 +128,9 @@ class Run:
         (a bolus, a stop) is scheduled and annunciated at once."""
         self._advance()
         reply = self.guarded(lambda: self.commands.handle_line(line, self.ctl.now_s()))
+        if self.board.reset_requested:  # a bench `restart`: the board resets once its reply is out
+            self.board.inject("clear")  # its RAM goes, the injected faults with it
+            self._power_cut(0)
         self._advance()  # the command may have changed what is due next
         return reply
 
@@ -125,10 +155,9 @@ class Run:
             return None
         return result
 
-    def _bolus_asked(self, bolus_ng):
-        num, duration, lump = bolus_plan(bolus_ng, self.ctl.reservoir.concentration_ng_per_ul,
-                                         self.steps_per_ml, self.board.calibration["bolus_rate_nl_per_h"])
-        self.bolus = (self.time.t_ms + duration, lump, num)
+    def _bolus_asked(self, bolus_ng, duration_ms):
+        num, lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
+        self.bolus = (self.time.t_ms + duration_ms, lump, num)
         self.ledger.program_bolus(self.time.t_ms, bolus_ng, self.concentration)
 
     def _advance(self):
@@ -149,8 +178,13 @@ class Run:
             self.checker.pause()
             self.bolus = None
             return
-        if not self.checker.active or self.checker.den != ctl.seg_den or self.starts != ctl.starts:
+        epoch = self.time.day_ms(0)
+        if (not self.checker.active or self.checker.den != ctl.seg_den or self.starts != ctl.starts
+                or epoch != self.clock_epoch):
+            # a new start, concentration or clock: the pump starts its
+            # schedule afresh from what went out, and so does the ideal
             self.starts = ctl.starts
+            self.clock_epoch = epoch
             self.checker.reset(t, ctl.reservoir.concentration_ng_per_ul)
         bolus_num = 0
         if self.bolus is not None:
@@ -161,23 +195,28 @@ class Run:
                 self.bolus = None
             else:
                 bolus_num = num
-        self.checker.set_rate(t, ctl.prescription.rate_at(*self.time.day_ms()), bolus_num)
+        basal = ctl.prescription.rate_at(*self.time.day_ms()) if ctl.prescription is not None else 0
+        self.checker.set_rate(t, basal, bolus_num)
 
     def _read_alarms(self):
         """Follow every alarm episode the pump's alarm manager keeps. Its
         history is in RAM and in the state record, so an alarm that could
         not be logged (a storage fault) is still seen, and one restored
-        after a restart is merged with what was seen before it."""
+        after a restart is merged with what was seen before it. The index
+        keeps only the episodes still in the pump's (bounded) history: an
+        episode gone from it cannot change any more."""
+        records, index = self.alarm_records, self.alarm_index
         for episode in self.ctl.alarms.history:
             key = (episode.kind, episode.raised_s)
-            record = self.alarm_records.get(key)
-            if record is None:
-                record = self.alarm_records[key] = [episode.kind, episode.raised_s - self.start_s, None, None,
-                                                    episode.priority]
-                self.alarm_order.append(key)
+            at = index.get(key)
+            if at is None:
+                at = index[key] = len(records)
+                records.extend((episode.kind, episode.raised_s - self.start_s, NOT_YET, NOT_YET, episode.priority))
             for slot, value in ((2, episode.acknowledged_s), (3, episode.cleared_s)):
-                if value is not None and record[slot] is None:
-                    record[slot] = value - self.start_s
+                if value is not None and records[at + slot] == NOT_YET:
+                    records[at + slot] = value - self.start_s
+        if len(index) > 2 * len(self.ctl.alarms.history) + 8:
+            self.alarm_index = {(e.kind, e.raised_s): index[(e.kind, e.raised_s)] for e in self.ctl.alarms.history}
 
     # ------------------------------------------------------------ physics
     def _physics(self, t_next):
@@ -194,6 +233,8 @@ class Run:
             moved = mech.to_patient_steps - before
             if moved:
                 self.ledger.deliver(tp, moved, self.concentration)
+            elif self.trace is not None and mech.trapped_steps:  # the pressure peaks between samples
+                self.trace.peak(mech.line_mpsi(tp))
         if self.checker.active:
             self.checker.at(t_next)
         self.time.t_ms = t_next
@@ -203,33 +244,48 @@ class Run:
         prescription = self.ctl.prescription
         if prescription is None:
             return
-        start_day, start_ms = self.scenario["start_day"], self.scenario["start_ms"]
         while t0 < t1:
-            day, ms_of_day = divmod(start_ms + t0, MS_PER_DAY)
-            day += start_day
+            day, ms_of_day = self.time.day_ms(t0)  # the schedule runs on the pump's clock, as set
             end = min(t1, t0 + prescription.next_change_ms(day, ms_of_day) - ms_of_day)
             self.ledger.program(t0, end, prescription.rate_at(day, ms_of_day), self.concentration)
             t0 = end
 
     # ------------------------------------------------------------- events
     def _power_cut(self, off_ms):
-        self.board.stepper.cancel()  # the driver dies with the MCU
+        """The power dies now and comes back off_ms later (the pump boots
+        then), or never within the run. Events in between still happen to
+        the world; commands get no answer."""
+        self.board.stepper.cancel()  # the driver dies with the MCU,
+        self.board.buzzer.stop()  # and so do the buzzer and the lamps
+        self.board.lamps.stop()
         self.checker.pause()  # not delivering while the power is off
         self.flash.restore_power()
-        self.restarts += 1
         if off_ms:
-            self._physics(self.time.t_ms + off_ms)
+            back = self.time.t_ms + off_ms
+            self.off_until = back if self.off_until is None else max(back, self.off_until)
+        elif self.off_until is None:
+            self._power_back()
+
+    def _power_back(self):
+        self.off_until = None
+        self.restarts += 1
         self._boot()
+
+    def _crash(self):
+        """The firmware raised out of its loop: as firmware/main.py does, the
+        crash is logged and the board resets (at once: no power is lost)."""
+        self.ctl.record(self.ctl.now_s(), log_codes.CRASH, 0)
+        self._power_cut(0)
 
     def _event(self, event):
         do, mech = event["do"], self.board.mechanism
         if do == "occlude":
             mech.occlude()
         elif do == "clear_occlusion":
-            mech.clear_occlusion()
-            self.ledger.deliver(self.time.t_ms, 0, self.concentration)
+            self.ledger.deliver(self.time.t_ms, mech.clear_occlusion(), self.concentration)
         elif do == "press":
-            self.board.press_ack()
+            if self.off_until is None:  # a press on a dead board is lost
+                self.board.press_ack()
         elif do == "stall":
             mech.stalled = True
         elif do == "unstall":
@@ -242,6 +298,8 @@ class Run:
             self.replies.append(self.command(event["command"]))
         elif do == "power_cut":
             self._power_cut(event["off_ms"])
+        elif do == "crash":
+            self._crash()
         elif do == "supply":
             self.board.supply = event["mv"]
         elif do == "temperature":
@@ -252,10 +310,20 @@ class Run:
             self.flash.wear_out()
 
     def _refill(self, event):
-        new_conc = event["concentration_ng_per_ul"]
-        self.board.mechanism.refill(event["add_nl"], new_conc != self.concentration)
-        self.concentration = new_conc
-        self.replies.append(self.command(event["command"]))
+        """The clinician fills through the port and records it. A refill the
+        pump refuses (or cannot answer: no power) is one the clinician does
+        not make, so the reservoir is as it was."""
+        mech, new_conc = self.board.mechanism, event["concentration_ng_per_ul"]
+        before = mech.reservoir_steps
+        mech.refill(event["add_nl"], new_conc != self.concentration)
+        reply = self.command(event["command"])
+        self.replies.append(reply)
+        if reply is None and self.off_until is None:
+            self.concentration = new_conc  # the power died mid-command: the drug is in
+        elif accepted(reply):
+            self.concentration = new_conc
+        else:
+            mech.reservoir_steps = before
 
     def advance_to(self, t_ms):
         """Let simulated time pass up to t_ms: the pump wakes when it asks
@@ -263,14 +331,37 @@ class Run:
         events_ = self.events
         while True:
             next_event = events_[self.next_event]["at_ms"] if self.next_event < len(events_) else t_ms
-            t_next = min(self.wake_t, next_event, t_ms)
+            wake = self.wake_t if self.off_until is None else self.off_until
+            t_next = min(wake, next_event, t_ms)
+            if self.trace is not None and self.trace.next_ms < t_next:
+                t_next = self.trace.next_ms  # a sample only: the pump sleeps on
+                self._physics(t_next)
+                self._sample()
+                continue
             self._physics(t_next)
+            if self.off_until is not None and t_next >= self.off_until:
+                self._power_back()
             while self.next_event < len(events_) and events_[self.next_event]["at_ms"] <= t_next:
                 self._event(events_[self.next_event])
                 self.next_event += 1
+            if self.trace is not None and self.trace.next_ms == t_next:
+                self._sample()
             if t_next >= t_ms:
                 return
-            self._advance()
+            if self.off_until is None:
+                self._advance()
+
+    def _sample(self):
+        """What the instruments read now (hw/sim/trace.py)."""
+        from hw.sim.trace import NO_VALUE
+        mech, ledger, t = self.board.mechanism, self.ledger, self.time.t_ms
+        powered = self.off_until is None
+        reservoir = self.ctl.reservoir
+        self.trace.record((
+            t, mech.plunger_steps, mech.to_patient_steps, ledger.total_programmed, ledger.total_delivered,
+            mech.reservoir_steps, reservoir.remaining_steps() if powered else NO_VALUE,
+            reservoir.low_threshold_steps if powered else NO_VALUE, self.trace.take_peak(mech.line_mpsi(t)),
+            self.checker.error_micro_steps(t) if self.checker.active else NO_VALUE))
 
     def run(self):
         self._advance()
@@ -280,6 +371,7 @@ class Run:
     # ------------------------------------------------------------- report
     def results(self):
         ctl, mech = self.ctl, self.board.mechanism
+        powered = self.off_until is None
         lag, lead = self.checker.worst_micro_steps()
         return {
             "steps_per_ml": self.steps_per_ml,
@@ -292,10 +384,10 @@ class Run:
             "worst_lead_micro_steps": lead,
             "true_reservoir_steps": mech.reservoir_steps,
             "estimated_reservoir_nl": ctl.reservoir.remaining_nl(),
-            "ms_to_empty": self._ms_to_empty(),
+            "ms_to_empty": self._ms_to_empty() if powered else None,
+            "powered_at_end": powered,
             "end_ms": self.time.t_ms,
-            "alarms": [[alarms.KIND_NAMES[k], alarms.PRIORITY_NAMES[p], r, a, c]
-                       for k, r, a, c, p in (self.alarm_records[key] for key in self.alarm_order)],
+            "alarms": self._alarms(),
             "flash_writes": self.flash.writes,
             "log_entries": ctl.log.count,
             "released_on_clear_steps": mech.released_on_clear_steps,
@@ -303,11 +395,22 @@ class Run:
             "annunciations": self._annunciations(),
             "wakes": self.wakes,
             "replies": [r.decode().strip() for r in self.replies if r is not None],
+            "commands": [[t, name, None if r is None else r.decode().strip()] for t, name, r in self.sent],
+            "trace": None if self.trace is None else self.trace.as_lists(),
             # the refill-visit card at the end of the run, when the scenario asks (tools/sim.py --card)
             "card": self.commands.handle_line(b'{"cmd": "card"}', ctl.now_s()).decode().strip()
-            if self.scenario.get("card") else None,
+            if self.scenario.get("card") and powered else None,
         }
 
+    def _alarms(self):
+        """[kind, priority, raised_s, acknowledged_s, cleared_s] per episode, None for not yet."""
+        records = self.alarm_records
+        out = [None] * (len(records) // RECORD)  # one allocation, not a growing list
+        for i in range(len(out)):
+            at = RECORD * i
+            out[i] = [alarms.KIND_NAMES[records[at]], alarms.PRIORITY_NAMES[records[at + 4]]] + [
+                None if records[at + j] == NOT_YET else records[at + j] for j in (1, 2, 3)]
+        return out
 
     def _ms_to_empty(self):
         """ms from the end of the run until the pump's estimate runs dry, as
@@ -321,7 +424,8 @@ class Run:
     def _annunciations(self):
         """What the buzzer and the lamps played, each time it changed."""
         buzzer = [[t_ms, _tone_name(tone)] for t_ms, tone in self.board.buzzer.played]
-        lamps = [[t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] for t_ms, lamp in self.board.lamps.played]
+        lamps = [[t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] if lamp else [t_ms, "off", 0, 0]
+                 for t_ms, lamp in self.board.lamps.played]
         return {"buzzer": buzzer, "lamps": lamps}
 
 
@@ -342,7 +446,8 @@ def main(path):
         results = Run(scenario).run()
     except ScenarioRefused as exc:
         results = {"refused": list(exc.args)}
-    print(json.dumps(results))
+    json.dump(results, sys.stdout)  # written as it goes: no one string of the whole report
+    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":
