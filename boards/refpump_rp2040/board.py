@@ -80,6 +80,13 @@ class Board:
     # steps_per_ml range as the calibration's tolerance (pump.reservoir).
     calibration_limits = config.CALIBRATION_LIMITS
 
+    @property
+    def serial_number(self):
+        """The RP2040 flash chip's unique id in hex: the pump's serial on its
+        refill card (asked only then, so a board without one still runs)."""
+        import machine
+        return binascii.hexlify(machine.unique_id()).decode()
+
     def __init__(self, stepper, pressure, end_switch, home_switch, buzzer, lamps, ack,
                  supply, die_temperature, clock, watchdog, fs, serial, calibration,
                  bench_enabled, device_key, startup_faults,

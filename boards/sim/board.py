@@ -52,6 +52,7 @@ class SimBoard:
         self.supply = 5000  # mV on VSYS (USB)
         self.temperature = 25_000  # milli-degC
         self.ack_latched = False
+        self.serial_number = "SIM-%06d" % seed  # a simulated pump's serial, on its refill card
         self.reset_requested = None  # the bench `restart` or `crash`, for the shell to carry out
         self._bench = None  # (fault, supply, temperature) while a bench fault is injected
 

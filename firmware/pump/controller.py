@@ -79,6 +79,7 @@ class Controller:
         self.history = None  # titration history, owned by pump.titration
         self.clock_offset_s = 0  # the sum of every set_clock jump (steady_s)
         self.stop_mask = 0
+        self.stopped_since = None  # (day, ms) delivery stopped, kept while any stop reason holds
         self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
         self.alarms_changed = False
         self.authorized_steps = 0
@@ -222,10 +223,10 @@ class Controller:
         den = segment_den(self.reservoir.concentration_ng_per_ul or 1)
         if den != self.seg_den:  # a new concentration: re-express the owed fraction
             carry = carry * den // self.seg_den
-        end_ms = self.prescription.next_change_ms(ms) if self.prescription else MS_PER_DAY
+        end_ms = self.prescription.next_change_ms(day, ms) if self.prescription else MS_PER_DAY
         num = 0
         if self.delivering and self.prescription is not None:
-            num = segment_num(self.prescription.rate_at(ms), self.steps_per_ml)
+            num = segment_num(self.prescription.rate_at(day, ms), self.steps_per_ml)
         if self.bolus_end is not None:
             end_day, bolus_end_ms = self.bolus_end
             if end_day == day and bolus_end_ms <= end_ms:
@@ -449,11 +450,15 @@ class Controller:
         only by an occlusion that has gone waits for nothing but an ACK: an
         acknowledged delivery_stopped sounds again to ask for it."""
         if self.prescription is not None and self.stop_mask:
+            if self.stopped_since is None:
+                self.stopped_since = (self.day, self.ms)
             self.alarms.raise_(kinds.DELIVERY_STOPPED, now_s)
             if self.stop_mask == STOP_OCCLUSION and not self.alarms.condition_present(kinds.OCCLUSION):
                 self.alarms.resound(kinds.DELIVERY_STOPPED, now_s)
-        elif self.alarms.active(kinds.DELIVERY_STOPPED):
-            self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
+        else:
+            self.stopped_since = None
+            if self.alarms.active(kinds.DELIVERY_STOPPED):
+                self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
         if not self.stop_mask & STOP_CRASHES and self.alarms.condition_present(kinds.CRASH_LOOP):
             self.alarms.clear(kinds.CRASH_LOOP, now_s)  # resumed: latched until acknowledged
 

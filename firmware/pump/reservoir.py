@@ -84,15 +84,6 @@ class Reservoir:
     def is_low(self):
         return self.remaining_steps() <= self.low_threshold_steps
 
-    def ms_to_empty(self, daily_ng):
-        """Projected ms until the estimate reaches zero at `daily_ng` per day,
-        or None when nothing is being delivered."""
-        if daily_ng <= 0 or self.concentration_ng_per_ul <= 0:
-            return None
-        remaining = max(self.remaining_steps(), 0)
-        # steps per ms = daily_ng * steps_per_ml / (conc * 1000 * 86_400_000)
-        return remaining * self.concentration_ng_per_ul * 1000 * 86_400_000 // (daily_ng * self.steps_per_ml)
-
     def to_record(self):
         return [self.capacity_nl, self.concentration_ng_per_ul, self.fill_nl, self.used_steps]
 

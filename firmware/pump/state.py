@@ -54,12 +54,13 @@ class StateCodec:
     @staticmethod
     def encode(ctl):
         record = {
-            "rx": [list(step) for step in ctl.prescription.steps] if ctl.prescription else None,
+            "rx": ctl.prescription.to_record() if ctl.prescription else None,
             "pt": ctl.patient,
             "res": ctl.reservoir.to_record(),
             "set": ctl.settings,
             "tit": ctl.history.to_record() if ctl.history else None,
             "stop": ctl.stop_mask,
+            "stp": list(ctl.stopped_since) if ctl.stopped_since else None,
             "auth": ctl.authorized_steps,
             "ctr": ctl.counter,
             "al": ctl.alarms.to_record(),
@@ -109,12 +110,14 @@ class StateCodec:
     @staticmethod
     def _apply(ctl, record):
         ctl.epoch_day = record["ep"]
-        ctl.prescription = Prescription(record["rx"]) if record["rx"] else None
+        ctl.prescription = Prescription.from_record(record["rx"]) if record["rx"] else None
         ctl.patient = record["pt"]
         ctl.reservoir.restore(record["res"])
         ctl.settings = record["set"]
         ctl.history = TitrationHistory.from_record(record["tit"]) if record["tit"] else None
         ctl.stop_mask = record["stop"]
+        since = record.get("stp")  # absent in a record from before stops had a start
+        ctl.stopped_since = tuple(since) if since else None
         ctl.authorized_steps = record["auth"]
         ctl.counter = record["ctr"]
         ctl.alarms = AlarmManager.from_record(record["al"], ctl._on_alarm_event)

@@ -20,6 +20,7 @@ from hw.sim.dosecheck import DoseChecker, Ledger
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS
 from pump import alarms, events as log_codes
+from pump.card import ms_until_steps_out
 from pump.commands import Commands
 from pump.controller import Controller
 from pump.delivery import bolus_plan
@@ -229,7 +230,7 @@ class Run:
     def _basal_at(self, t):
         """The programmed rate at t (none in the screening trial)."""
         rx = self.ctl.prescription
-        return rx.rate_at(self.time.day_ms(t)[1]) if rx is not None else 0
+        return rx.rate_at(*self.time.day_ms(t)) if rx is not None else 0
 
     def _read_alarms(self):
         """Follow every alarm episode the pump's alarm manager keeps. Its
@@ -285,9 +286,9 @@ class Run:
         if prescription is None:
             return
         while t0 < t1:
-            ms_of_day = self.time.day_ms(t0)[1]  # the schedule runs on the pump's clock, as set
-            end = min(t1, t0 + prescription.next_change_ms(ms_of_day) - ms_of_day)
-            self.ledger.program(t0, end, prescription.rate_at(ms_of_day), self.concentration)
+            day, ms_of_day = self.time.day_ms(t0)  # the schedule runs on the pump's clock, as set
+            end = min(t1, t0 + prescription.next_change_ms(day, ms_of_day) - ms_of_day)
+            self.ledger.program(t0, end, prescription.rate_at(day, ms_of_day), self.concentration)
             t0 = end
 
     # ------------------------------------------------------------- events
@@ -414,7 +415,6 @@ class Run:
     def results(self):
         ctl, mech = self.ctl, self.board.mechanism
         powered = self.off_until is None
-        daily_ng = ctl.prescription.daily_ng() if ctl.prescription else 0
         lag, lead = self.checker.worst_micro_steps()
         return {
             "steps_per_ml": self.steps_per_ml,
@@ -427,7 +427,7 @@ class Run:
             "worst_lead_micro_steps": lead,
             "true_reservoir_steps": mech.reservoir_steps,
             "estimated_reservoir_nl": ctl.reservoir.remaining_nl(),
-            "ms_to_empty": ctl.reservoir.ms_to_empty(daily_ng) if ctl.delivering and powered else None,
+            "ms_to_empty": self._ms_to_empty() if powered else None,
             "powered_at_end": powered,
             "end_ms": self.time.t_ms,
             "alarms": self._alarms(),
@@ -440,6 +440,9 @@ class Run:
             "replies": [r.decode().strip() for r in self.replies if r is not None],
             "commands": [[t, name, None if r is None else r.decode().strip()] for t, name, r in self.sent],
             "trace": None if self.trace is None else self.trace.as_lists(),
+            # the refill-visit card at the end of the run, when the scenario asks (tools/sim.py --card)
+            "card": self.commands.handle_line(b'{"cmd": "card"}', ctl.now_s()).decode().strip()
+            if self.scenario.get("card") and powered else None,
         }
 
     def _alarms(self):
@@ -452,6 +455,14 @@ class Run:
                 None if records[at + j] == NOT_YET else records[at + j] for j in (1, 2, 3)]
         return out
 
+    def _ms_to_empty(self):
+        """ms from the end of the run until the pump's estimate runs dry, as
+        the pump projects it from its last wake-up (pump.card), or None."""
+        ctl = self.ctl
+        to_empty = ms_until_steps_out(ctl, max(ctl.reservoir.remaining_steps(), 0))
+        if to_empty is None:
+            return None
+        return to_empty + self.time.run_ms(ctl.day, ctl.ms) - self.time.t_ms
 
     def _annunciations(self):
         """What the buzzer and the lamps played, each time it changed."""
