@@ -364,8 +364,8 @@ class Watcher:
         self._check_over_delivery()
 
     def _check_silent_stop(self):
-        if self.rx is None:
-            return
+        if self.rx is None or self.run.off_until is not None:
+            return  # nothing prescribed, or no power (its lamps and buzzer are dark; the time is exempt)
         window = self._window_ms()
         if window > self.window:
             self.start = 0  # a longer window starts further back (kept samples allow it)
