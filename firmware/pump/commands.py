@@ -10,7 +10,7 @@ broken; nothing changes on a refusal.
 from pump import alarms, card, clinical, druglib, events, stopped, titration
 from pump.delivery import bolus_min_ms
 from pump.prescription import Prescription
-from pump.protocol import Protocol
+from pump.protocol import Protocol, Rows
 from pump.benchfaults import BENCH_VALUE_UNITS
 from pump.schema import CommandError, needs_mac
 from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
@@ -109,6 +109,9 @@ class Commands:
     def handle_line(self, line, now_s, truncated=False):
         return self.protocol.handle_line(line, now_s, truncated)
 
+    def reply_to(self, write, line, now_s, truncated=False):
+        self.protocol.reply_to(write, line, now_s, truncated)
+
     def execute(self, name, args, now_s):
         reply = getattr(self, "_" + name)(args, now_s)
         if needs_mac(name):  # what changed the pump is logged; reads are not
@@ -175,10 +178,15 @@ class Commands:
                             for e in am.history]}
 
     def _log(self, args, now_s):
-        """Newest first; a note (NOTE entries, logged after the entry they
-        explain) is joined back into the entry it belongs to."""
-        entries, note = [], []
-        for seq, t, code, a, b in self.ctl.log.newest(args["n"], args["before"]):
+        """Newest first, each entry made as it is written (Rows): fifty
+        entries as one reply object would hold tens of KB at once."""
+        return {"entries": Rows(self._log_rows(args["n"], args["before"]))}
+
+    def _log_rows(self, n, before):
+        """A note (NOTE entries, logged after the entry they explain) is
+        joined back into the entry it belongs to."""
+        note = []
+        for seq, t, code, a, b in self.ctl.log.newest(n, before):
             if code == events.NOTE:
                 note.append((a, b))
                 continue
@@ -187,8 +195,7 @@ class Commands:
             if note:
                 entry["note"] = events.note_text(reversed(note))
                 note = []
-            entries.append(entry)
-        return {"entries": entries}
+            yield entry
 
     def _plan(self, args, now_s):
         """The clinical helpers (pump.clinical), in mcg for people. A plan is
