@@ -28,6 +28,7 @@ import time
 from machine import Pin, disable_irq, enable_irq
 import rp2
 
+from hw.wallclock import WallClock  # the type of Stepper.clock
 from pump.compat import const
 
 PIO_FREQ_HZ = const(10_000)
@@ -79,7 +80,7 @@ class Stepper:
         self._last_due_ms = 0
         self._stall_seen = False
         self.forced_stall = False  # bench injection (protocol `bench`, jumper only)
-        self.clock = None  # board.clock: offsets count from its last reading
+        self.clock = None  # type: WallClock | None  # board.clock: offsets count from its last reading
         enable_pin.value(1)
         self._sm = rp2.StateMachine(sm_id)
         self._start()

@@ -87,7 +87,7 @@ class Controller:
         self.bolus_num = 0
         self.bolus_lump = 0
         self.bolus_end = None  # (day, ms) where the bolus part of the rate ends
-        self.bolus_next = None  # a bolus planned, to begin at the next wake-up
+        self.bolus_next = None  # type: tuple[int, int, int] | None  # a bolus planned, to begin at the next wake-up
         self.day = day
         self.ms = ms
         self.epoch_day = day  # a new pump's; pump.state restores a programmed one's
@@ -174,7 +174,7 @@ class Controller:
         self._update_stop_alarm(now_s)
         if self.delivering:
             if self.bolus_next is not None:
-                self._begin_bolus()
+                self._begin_bolus(self.bolus_next)
             wake = self._queue_batch()
         else:
             self.bolus_next = None
@@ -330,9 +330,9 @@ class Controller:
         self.authorized_steps = self.reservoir.used_steps + -(-(num * duration_ms + lump) // den) + basal
         self.save()
 
-    def _begin_bolus(self):
+    def _begin_bolus(self, planned):
         """The bolus start_bolus planned begins now (see there)."""
-        num, duration_ms, lump = self.bolus_next
+        num, duration_ms, lump = planned
         if self.prescription is not None:
             self.restart_schedule()
         else:  # the screening trial: delivery starts with the bolus
