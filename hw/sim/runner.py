@@ -16,14 +16,13 @@ import sys
 from array import array
 
 from boards.sim.board import SimBoard
-from hw.sim.dosecheck import DoseChecker, Ledger
+from hw.sim.dosecheck import DoseChecker, Ledger, bolus_per_ms
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS
 from pump import alarms, events as log_codes
 from pump.card import ms_until_steps_out
 from pump.commands import Commands
 from pump.controller import Controller
-from pump.delivery import bolus_plan
 from pump.hmac256 import HmacSha256
 from pump.schema import COMMANDS
 from pump.units import mcg_to_ng
@@ -169,7 +168,7 @@ class Run:
         return result
 
     def _bolus_asked(self, bolus_ng, duration_ms):
-        num, lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
+        num, lump = bolus_per_ms(bolus_ng, self.steps_per_ml, duration_ms)
         self.bolus = (None, duration_ms, lump, num)  # begins at the pump's next pass (Controller.start_bolus)
         self.ledger.program_bolus(self.time.t_ms, bolus_ng, self.concentration)
 
@@ -202,7 +201,7 @@ class Run:
             self.bolus = None
             return
         epoch = self.time.day_ms(0)
-        if (not self.checker.active or self.checker.den != ctl.seg_den or self.starts != ctl.starts
+        if (not self.checker.active or self.checker.concentration != ctl.reservoir.concentration_ng_per_ul or self.starts != ctl.starts
                 or epoch != self.clock_epoch):
             # a new start, concentration or clock: the pump starts its
             # schedule afresh from what went out, and so does the ideal (a
