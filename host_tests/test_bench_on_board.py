@@ -106,3 +106,17 @@ def test_an_injected_outage_is_measured_by_the_boot_and_leaves_the_clock_right(p
     assert len(missed) == 1 and missed[0].endswith(" in the 90 min since the pump was last known running")
     episode = [e for e in pump.ctl.alarms.history if KIND_NAMES[e.kind] == "missed_delivery"][-1]
     assert PRIORITY_NAMES[episode.priority] == "medium"
+
+
+def test_a_bench_command_before_the_outages_reset_cancels_it(pump):
+    """The line after `bench outage`, read before the loop sleeps, undoes
+    it: no reset, and the state record is saved again with its own time."""
+    pump.boot()
+    pump.program(USUAL)
+    pump.serve_for(5 * 60_000)
+    assert pump.ask("bench", {"fault": "outage", "min": 90})["ok"] is True
+    assert pump.ask("bench", {"fault": "clear"})["ok"] is True  # answered before the loop slept
+    pump.serve_for(1_000)
+    assert not pump.hw.machine.reset.called
+    pump.boot()  # a reset now finds no outage
+    assert "missed_delivery" not in [e["event"] for e in pump.ask("log", {"n": 50})["entries"]]

@@ -77,6 +77,8 @@ def bad(tmp_path, change):
     (lambda s: s["reservoir"].update(capacity_ml=0.5, fill_ml=0.5), "reservoir.capacity_ml"),
     (lambda s: s["events"].append({"at_h": 1, "do": "supply", "mv": 1e300}), "events.3.mv"),
     (lambda s: s.update(seed=2**64), "seed"),
+    # more events than MicroPython's run can hold (scenario.MAX_EVENTS)
+    (lambda s: s.update(events=[{"at_h": 1, "do": "press"}] * 10_001), "events: 10001 items, at most 10000"),
     (lambda s: s["events"].append({"at_h": 1, "do": "command", "command": {"cmd": "bolus", "args": nested(50)}}),
      "events.3.command: nested deeper"),
     # the pump's clock keeps 2000-2099

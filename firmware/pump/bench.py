@@ -35,9 +35,7 @@ import json
 from pump import alarms, events
 from pump.benchfaults import BENCH_FAULTS
 from pump.stops import STOP_EMPTY, STOP_STORAGE
-from pump.units import MS_PER_DAY
-
-MS_PER_MIN = 60_000
+from pump.units import MS_PER_DAY, MS_PER_MIN
 
 CLEAR = "clear"
 
@@ -79,8 +77,9 @@ class BenchFaults:
         ctl.board.inject(CLEAR, None)
         if fault == "low_reservoir":
             ctl.refresh_limits()
-        elif fault == "outage":  # the reset did not come (a board never gets here)
+        elif fault == "outage":  # another bench command came before the reset, which it cancels
             ctl.store = ctl.store.store
+            ctl.save()  # over the back-dated record
         elif fault == "empty":
             if (ctl.stop_mask & STOP_EMPTY and not ctl.reservoir.is_empty()
                     and not ctl.board.end_of_travel()):

@@ -4,8 +4,7 @@ They sit on the physics (hw/sim/physics.py) and on a simulation clock the
 runner moves forward; they record what the firmware did to them (pulses
 with their times, alarm patterns played) so tests and reports can check it.
 """
-from array import array
-
+from hw.sim.records import Chunked
 from pump.occlusion import in_range
 
 
@@ -193,17 +192,17 @@ class SimDS3231:
 class Recorder:
     """Buzzer or lamps: remembers each pattern played and when.
 
-    Flat: the times in one array, each pattern as its index among the few
-    distinct ones. A power cut changes the lamps and the buzzer twice each,
-    and a (time, pattern) tuple per change, kept for the whole run, ends up
-    scattered over the MicroPython heap: after 500 cuts of a 48 h run its
-    largest free block was 6 KB of 1.6 MB free, and the list of those
-    tuples could no longer double (16 KB)."""
+    Flat: the times in chunked arrays (hw/sim/records.py), each pattern as
+    its index among the few distinct ones. A power cut changes the lamps
+    and the buzzer twice each, and a (time, pattern) tuple per change, kept
+    for the whole run, ended up scattered over the MicroPython heap: after
+    500 cuts of a 48 h run its largest free block was 6 KB of 1.6 MB free,
+    and the list of those tuples could no longer double (16 KB)."""
 
     def __init__(self, time):
         self.time = time
-        self.times = array("q")  # run ms of each change (a year of run ms passes 2**31)
-        self.codes = array("B")  # its pattern: an index in self.patterns
+        self.times = Chunked("q")  # run ms of each change (a year of run ms passes 2**31)
+        self.codes = Chunked("B")  # its pattern: an index in self.patterns
         self.patterns = []  # each distinct pattern, in the order first played
         self.current = None
 

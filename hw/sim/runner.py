@@ -13,12 +13,12 @@ physics at their own ms, and checked one by one against the ideal.
 import binascii
 import json
 import sys
-from array import array
 
 from boards.sim.board import SimBoard
 from hw.sim.dosecheck import DoseChecker, Ledger, bolus_per_ms
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS
+from hw.sim.records import Chunked
 from pump import alarms, events as log_codes
 from pump.card import ms_until_steps_out
 from pump.commands import Commands
@@ -67,7 +67,7 @@ class Run:
         # and the priority it was raised at.
         # Flat and compact: a run with a thousand power cuts has a thousand
         # restart alarms, and the MicroPython heap must not fragment on them.
-        self.alarm_records = array("i")
+        self.alarm_records = Chunked("i")
         self.alarm_index = {}  # (kind, raised_s) -> record number, for the pump's recent history only
         self.clock_epoch = None  # the pump clock's (day, ms) at run time 0: a set_clock moves it
         self.off_until = None  # run ms the power comes back, while it is off
@@ -464,11 +464,19 @@ class Run:
         return to_empty + self.time.run_ms(ctl.day, ctl.ms) - self.time.t_ms
 
     def _annunciations(self):
-        """What the buzzer and the lamps played, each time it changed."""
+        """What the buzzer and the lamps played, each time it changed; each
+        list allocated once at its length, as in _alarms (a list built by
+        appending doubles, and after thousands of power cuts the doubling
+        found no room on the MicroPython heap)."""
         piezo, leds = self.board.buzzer, self.board.lamps
-        buzzer = [[t_ms, _tone_name(tone)] for t_ms, tone in map(piezo.played, range(len(piezo)))]
-        lamps = [[t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] if lamp else [t_ms, "off", 0, 0]
-                 for t_ms, lamp in map(leds.played, range(len(leds)))]
+        buzzer = [None] * len(piezo)
+        for i in range(len(buzzer)):
+            t_ms, tone = piezo.played(i)
+            buzzer[i] = [t_ms, _tone_name(tone)]
+        lamps = [None] * len(leds)
+        for i in range(len(lamps)):
+            t_ms, lamp = leds.played(i)
+            lamps[i] = [t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] if lamp else [t_ms, "off", 0, 0]
         return {"buzzer": buzzer, "lamps": lamps}
 
 
