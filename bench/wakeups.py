@@ -27,7 +27,7 @@ WATCHDOG_CAP_MS = WATCHDOG_TIMEOUT_MS - WATCHDOG_MARGIN_MS
 
 RUNS = ((LOWEST, 24), (TYPICAL, 24), (MAXIMUM, 6))  # 1 mL/h empties the 20 mL in 20 h
 TRIES = 3
-HEAP = "384K"  # the pump and its board ~188K, the histogram 40K; at 256K the report's json.dumps
+HEAP = "512K"  # the pump and its board ~200K, the histogram 40K; at 384K the report's json.dumps
                # failed now and then with MemoryError (main too, on a loaded host)
 
 
