@@ -73,7 +73,14 @@ class Run:
         if scenario.get("trace_ms"):
             from hw.sim.trace import Trace  # only when asked: the plain run's heap stays as it was
             self.trace = Trace(scenario["trace_ms"])
-        self.bolus = None  # (end_t_ms, lump, num) while a bolus is due
+        self.bolus = None  # (end_t_ms, lump, num, basal held) while a bolus is due
+        self.catheter = None  # the line's dead volume, when the scenario describes the catheter
+        if scenario.get("catheter"):
+            from hw.sim.catheter import Catheter  # only when asked: the plain run's heap stays as it was
+            cath = scenario["catheter"]
+            line_nl = cath["cm"] * cath["nl_per_cm"] + self.board.calibration["outlet_nl"]
+            self.catheter = Catheter(line_nl * self.board.mechanism.true_steps_per_ml // 1_000_000,
+                                     self.concentration if cath["primed"] else 0)
         self.restarts = 0
         self.starts = -1
         self.ctl = None
@@ -118,7 +125,10 @@ class Run:
         self.sent.append((self.time.t_ms, command["cmd"], reply))
         if command["cmd"] == "bolus" and accepted(reply):
             args = command["args"]
-            self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000)
+            self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000,
+                              "then" in args)
+        elif command["cmd"] == "prime" and accepted(reply):
+            self._prime_asked(json.loads(reply)["duration_ms"])
         return reply
 
     def line(self, line):
@@ -155,10 +165,20 @@ class Run:
             return None
         return result
 
-    def _bolus_asked(self, bolus_ng, duration_ms):
+    def _bolus_asked(self, bolus_ng, duration_ms, single):
+        """A bolus the pump took: on top of the basal, or (a single bolus)
+        with the basal held until it ends."""
         num, lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
-        self.bolus = (self.time.t_ms + duration_ms, lump, num)
+        self.bolus = (self.time.t_ms + duration_ms, lump, num, single)
         self.ledger.program_bolus(self.time.t_ms, bolus_ng, self.concentration)
+
+    def _prime_asked(self, duration_ms):
+        """A prime: the line's volume of the reservoir's drug over the time the
+        pump gave, the basal held; line volume, so not programmed dose."""
+        cath = self.scenario.get("catheter") or {"cm": 0, "nl_per_cm": 0}
+        line_nl = cath["cm"] * cath["nl_per_cm"] + self.board.calibration["outlet_nl"]
+        num, lump = bolus_plan(line_nl * self.concentration // 1000, self.steps_per_ml, duration_ms)
+        self.bolus = (self.time.t_ms + duration_ms, lump, num, True)
 
     def _advance(self):
         day, ms = self.time.day_ms()
@@ -185,17 +205,19 @@ class Run:
             # schedule afresh from what went out, and so does the ideal
             self.starts = ctl.starts
             self.clock_epoch = epoch
-            self.checker.reset(t, ctl.reservoir.concentration_ng_per_ul)
-        bolus_num = 0
+            # at the concentration the pump paces at: during a bridge the old
+            # drug's (the dose at the catheter tip checks the bridge itself)
+            self.checker.reset(t, ctl.pacing_concentration())
+        bolus_num, held = 0, False
         if self.bolus is not None:
-            end_t, lump, num = self.bolus
+            end_t, lump, num, single = self.bolus
             if t >= end_t:
                 self.checker.set_rate(end_t, 0, 0)
                 self.checker.add_lump(lump)
                 self.bolus = None
             else:
-                bolus_num = num
-        basal = ctl.prescription.rate_at(*self.time.day_ms()) if ctl.prescription is not None else 0
+                bolus_num, held = num, single
+        basal = ctl.prescription.rate_at(*self.time.day_ms()) if ctl.prescription is not None and not held else 0
         self.checker.set_rate(t, basal, bolus_num)
 
     def _read_alarms(self):
@@ -233,6 +255,8 @@ class Run:
             moved = mech.to_patient_steps - before
             if moved:
                 self.ledger.deliver(tp, moved, self.concentration)
+                if self.catheter is not None:
+                    self.catheter.push(tp, moved, self.concentration)
             elif self.trace is not None and mech.trapped_steps:  # the pressure peaks between samples
                 self.trace.peak(mech.line_mpsi(tp))
         if self.checker.active:
@@ -247,7 +271,10 @@ class Run:
         while t0 < t1:
             day, ms_of_day = self.time.day_ms(t0)  # the schedule runs on the pump's clock, as set
             end = min(t1, t0 + prescription.next_change_ms(day, ms_of_day) - ms_of_day)
-            self.ledger.program(t0, end, prescription.rate_at(day, ms_of_day), self.concentration)
+            rate = prescription.rate_at(day, ms_of_day)
+            self.ledger.program(t0, end, rate, self.concentration)
+            if self.catheter is not None:
+                self.catheter.program(t0, end, rate)
             t0 = end
 
     # ------------------------------------------------------------- events
@@ -282,7 +309,10 @@ class Run:
         if do == "occlude":
             mech.occlude()
         elif do == "clear_occlusion":
-            self.ledger.deliver(self.time.t_ms, mech.clear_occlusion(), self.concentration)
+            released = mech.clear_occlusion()
+            self.ledger.deliver(self.time.t_ms, released, self.concentration)
+            if self.catheter is not None and released:
+                self.catheter.push(self.time.t_ms, released, self.concentration)
         elif do == "press":
             if self.off_until is None:  # a press on a dead board is lost
                 self.board.press_ack()
@@ -396,6 +426,10 @@ class Run:
             "wakes": self.wakes,
             "replies": [r.decode().strip() for r in self.replies if r is not None],
             "commands": [[t, name, None if r is None else r.decode().strip()] for t, name, r in self.sent],
+            # at the catheter tip, when the scenario describes the line (hw/sim/catheter.py)
+            "tip": None if self.catheter is None else {
+                "daily": self.catheter.tip_daily, "hourly": self.catheter.tip_hourly,
+                "programmed_hourly": self.catheter.programmed_hourly},
             "trace": None if self.trace is None else self.trace.as_lists(),
             # the refill-visit card at the end of the run, when the scenario asks (tools/sim.py --card)
             "card": self.commands.handle_line(b'{"cmd": "card"}', ctl.now_s()).decode().strip()
