@@ -201,3 +201,19 @@ def test_a_single_bolus_meets_the_bolus_rules_and_needs_a_reason_to_stop():
     assert send(sim, "bolus", mcg=500, duration_s=600, then="schedule")["error"] == "refused"  # above the largest
     assert send(sim, "bolus", mcg=50, duration_s=600, then="schedule")["ok"]
     assert send(sim, "bolus", mcg=50, duration_s=600, then="schedule")["error"] == "bolus_running"
+
+
+def test_single_boluses_count_in_the_24_hour_rules_and_a_prime_does_not():
+    """At most four clinician boluses in 24 h: single ones count, a prime
+    (line volume) does not; nor does it enter the daily dose rows."""
+    sim, _results = run(1, catheter=CATHETER)
+    assert send(sim, "prime", then="schedule")["ok"]
+    sim.advance_to(sim.time.t_ms + 2 * 60_000)
+    for _ in range(4):
+        assert send(sim, "bolus", mcg=20, duration_s=60, then="schedule")["ok"]
+        sim.advance_to(sim.time.t_ms + 2 * 60_000)
+    fifth = send(sim, "bolus", mcg=20, duration_s=60, then="schedule")
+    assert fifth["error"] == "refused" and "boluses_per_day" in fifth["message"]
+    assert sim.ctl.history.boluses_in_window_ng(sim.ctl.steady_s()) == 80_000
+    # 720 mcg/day of basal and 80 of boluses: the next 20 would pass the 800 mcg usual maximum too
+    assert "daily_dose_above_usual" in fifth["message"]
