@@ -336,14 +336,15 @@ class Commands:
             if volume_nl > reservoir.capacity_nl:
                 raise CommandError("confirm", "%.3f mL would exceed the %.3f mL reservoir; confirm"
                                    % (volume_nl / NL_PER_ML, reservoir.capacity_nl / NL_PER_ML))
+        old_left = therapy.before_refill(ctl)
         ctl.refill(volume_nl, conc, now_s)
-        therapy.after_refill(ctl, old_conc)
+        therapy.after_refill(ctl, old_conc, old_left)
         if decision["override_reason"]:
             ctl.record(now_s, events.OVERRIDE, len(decision["violations"]))
             ctl.record_note(now_s, decision["override_reason"])
         self.refilled_s = ctl.steady_s()
-        if changed:
-            ctl.save()  # the old drug in the line
+        if ctl.line_drug is not None:
+            ctl.save()  # the old drug in the line, counted from the refill
         return {"remaining_ml": _ml(reservoir.remaining_nl()), "concentration_mcg_per_ml": conc,
                 "bridge": therapy.bridge_proposal(ctl) if changed and ctl.prescription is not None else None}
 

@@ -98,11 +98,28 @@ def prime(ctl, stop_reason, now_s):
     return duration_ms
 
 
-def after_refill(ctl, old_concentration):
-    """A refill has changed the concentration (used steps restart at 0):
-    the next dead volume to leave the tip is the old drug."""
+def before_refill(ctl):
+    """The steps of old drug still in the line, or None; asked before a
+    refill restarts the used-steps count (the pulses queued and not yet out
+    are counted as used, and the refill takes them back)."""
+    line = old_drug(ctl)
+    if line is None:
+        return None
+    return line[1] - ctl.reservoir.used_steps + ctl.board.stepper.pending()
+
+
+def after_refill(ctl, old_concentration, old_left):
+    """A refill restarted the used-steps count at 0. A new concentration:
+    the next dead volume to leave the tip is the old drug (a bridge under
+    way ends: its drug is now behind the newer change's). The same: the old
+    drug still in the line, if any, is counted from 0."""
+    line = ctl.line_drug
     if old_concentration and old_concentration != ctl.reservoir.concentration_ng_per_ul:
         ctl.line_drug = [old_concentration, line_steps(ctl), 0]
+        if line is not None and line[2] and ctl.delivering:
+            ctl.restart_schedule()  # paced for the reservoir's drug again
+    elif line is not None:
+        line[1] = old_left
 
 
 def bridge_proposal(ctl):

@@ -217,3 +217,16 @@ def test_single_boluses_count_in_the_24_hour_rules_and_a_prime_does_not():
     assert sim.ctl.history.boluses_in_window_ng(sim.ctl.steady_s()) == 80_000
     # 720 mcg/day of basal and 80 of boluses: the next 20 would pass the 800 mcg usual maximum too
     assert "daily_dose_above_usual" in fifth["message"]
+
+
+def test_a_refill_of_the_same_drug_during_a_bridge_keeps_the_bridge_on_its_steps():
+    """A top-up restarts the pump's used-steps count; the old drug still in
+    the line is counted on from it, so the bridge ends when it should."""
+    events_ = [{"at_h": 2, "do": "refill", "add_nl": 18_000_000, "concentration_ng_per_ul": 2000},
+               command(2, "bridge", confirm=True),
+               {"at_h": 4, "do": "refill", "add_nl": 1_000_000, "concentration_ng_per_ul": 2000}]
+    sim, results = run(10, steps=(("00:00", RATE_MCG_PER_H),), concentration=500, catheter=CATHETER, events=events_)
+    pct = tip_pct(sim, results)
+    assert all(95 <= p <= 105 for p in pct), pct
+    (end,) = logged(sim, events.BRIDGE_END)
+    assert abs(end[0] - sim.start_s - 7 * 3600) <= 60
