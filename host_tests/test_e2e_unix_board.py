@@ -126,3 +126,21 @@ def test_a_weekly_program_and_its_refill_card_over_the_pty(pump, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("REFILL-VISIT CARD") and "Program        weekly, 4040 mcg a week" in result.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_socat
+def test_a_concentration_change_its_bridge_and_a_prime_over_the_pty(pump):
+    assert pump("settings", "--catheter-cm", "50", "--catheter-ml-per-cm", "0.002")["line_ul"] == 200
+    refill = pump("refill", "--add-ml", "10", "--concentration", "2000", "--confirm")
+    proposal = refill["bridge"]
+    assert proposal["old_mcg_per_ml"] == 500 and proposal["new_mcg_per_ml"] == 2000
+    assert proposal["without_bridge_tip_dose_pct"] == 25 and not proposal["bridging"]
+    assert pump("bridge", check=False)["error"] == "confirm"  # it says what it would do, and waits
+    assert pump("bridge", "--confirm")["bridging"]
+    assert pump("status")["line"]["bridging"]
+    # a prime pushes the old drug out with the line's worth of the new: nothing left to bridge
+    assert pump("prime", "--then", "stop", "--reason", "catheter revised")["line_ul"] == 200
+    status = wait_for(pump, lambda s: s["state"] == "stopped", "the prime to end in stopped-pump mode")
+    assert status["stop"] == "programmed" and status["line"]["old_drug_mcg_per_ml"] is None
+    stops = [e for e in pump("log", "-n", "50")["entries"] if e["event"] == "stopped"]
+    assert stops[0].get("note") == "catheter revised", stops
