@@ -77,10 +77,8 @@ class Run:
         self.catheter = None  # the line's dead volume, when the scenario describes the catheter
         if scenario.get("catheter"):
             from hw.sim.catheter import Catheter  # only when asked: the plain run's heap stays as it was
-            cath = scenario["catheter"]
-            line_nl = cath["cm"] * cath["nl_per_cm"] + self.board.calibration["outlet_nl"]
-            self.catheter = Catheter(line_nl * self.board.mechanism.true_steps_per_ml // 1_000_000,
-                                     self.concentration if cath["primed"] else 0)
+            self.catheter = Catheter(self._line_nl() * self.board.mechanism.true_steps_per_ml // 1_000_000,
+                                     self.concentration if scenario["catheter"]["primed"] else 0)
         self.restarts = 0
         self.starts = -1
         self.ctl = None
@@ -175,10 +173,14 @@ class Run:
     def _prime_asked(self, duration_ms):
         """A prime: the line's volume of the reservoir's drug over the time the
         pump gave, the basal held; line volume, so not programmed dose."""
-        cath = self.scenario.get("catheter") or {"cm": 0, "nl_per_cm": 0}
-        line_nl = cath["cm"] * cath["nl_per_cm"] + self.board.calibration["outlet_nl"]
-        num, lump = bolus_plan(line_nl * self.concentration // 1000, self.steps_per_ml, duration_ms)
+        num, lump = bolus_plan(self._line_nl() * self.concentration // 1000, self.steps_per_ml, duration_ms)
         self.bolus = (self.time.t_ms + duration_ms, lump, num, True)
+
+    def _line_nl(self):
+        """The line's dead volume as the scenario describes it: the
+        catheter's and the board's outlet (as pump.therapy reckons it)."""
+        cath = self.scenario.get("catheter") or {"cm": 0, "nl_per_cm": 0}
+        return cath["cm"] * cath["nl_per_cm"] + self.board.calibration["outlet_nl"]
 
     def _advance(self):
         day, ms = self.time.day_ms()
