@@ -158,7 +158,8 @@ def test_a_weekly_program_delivers_each_weekday_and_survives_a_restart():
     sim, results = run(24 * 9, week=WEEK, start_ms=0, fill_ml=20, events=[cut])
     assert results["restarts"] == 1 and sim.ctl.prescription.weekly and sim.ctl.delivering
     for day, (programmed, delivered) in enumerate(daily_mcg(results)):
-        assert abs(programmed - WEEK_MCG[day % 7]) < 1e-9, day
+        # what was asked: the first day may start a moment late (the board's boot), at 20 mcg/h
+        assert -1e-9 < WEEK_MCG[day % 7] - programmed < (20 * 2 / 3600 if day == 0 else 1e-9), day
         lost = 2 * 30 / 60 if day == 8 else 0  # at most the minute off and the one after, not made up
         assert -lost - MCG_PER_STEP_AT_500 <= delivered - programmed <= MCG_PER_STEP_AT_500, day
     assert results["max_dose_error_steps"] == 1

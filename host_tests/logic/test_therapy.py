@@ -108,13 +108,14 @@ def power_cut_bridge(old, new):
 
 
 def test_a_bridge_goes_on_across_a_power_cut():
-    """The restart counts the steps it authorised as used (85 here, ten
-    minutes of 40 uL/h) though they did not go out, and the bridge ends that
-    much early. From 500 to 2000 mcg/mL the tip then gets a quarter of the
-    dose for 40 minutes of hour 7; from 2000 to 500 the last 22 steps of the
-    old drug go out at four times their rate, the same dose in the hour."""
+    """The restart counts the steps it authorised as used (up to ten minutes
+    of flow: 85 steps at 40 uL/h) though they may not have gone out, and the
+    bridge ends that much early. From 500 to 2000 mcg/mL the tip then gets a
+    quarter of the dose for up to 40 minutes of hour 7: at least half the
+    hour's dose; from 2000 to 500 the last of the old drug goes out at four
+    times its rate, the same dose in the hour."""
     pct = power_cut_bridge(500, 2000)
-    assert 90 <= pct[7] < 95 and all(95 <= p <= 105 for h, p in enumerate(pct) if h != 7), pct
+    assert 50 <= pct[7] < 95 and all(95 <= p <= 105 for h, p in enumerate(pct) if h != 7), pct
     pct = power_cut_bridge(2000, 500)
     assert all(95 <= p <= 105 for p in pct), pct
 
