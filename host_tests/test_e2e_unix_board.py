@@ -17,6 +17,7 @@ import time
 import pytest
 
 from mpenv import ROOT
+from boards.refpump_rp2040.config import CALIBRATION_LIMITS, DEFAULT_CALIBRATION
 from pump.units import iso_to_clock_s
 from simboard import running_firmware  # noqa: E402
 from unixboard import deployed_board, needs_socat  # noqa: E402
@@ -115,8 +116,10 @@ def test_a_weekly_program_and_its_refill_card_over_the_pty(pump, tmp_path):
     assert card["program"] == "weekly" and [day["daily_mcg"] for day in card["days"]] == [550] * 5 + [645] * 2
     assert card["serial"].startswith("SIM-") and card["firmware"] == pump("version")["firmware"]
     assert card["state"] == "delivering" and card["time"] < card["refill_by"] < card["empty_at"]
-    # what is left, at between the lightest and the heaviest day, lasts about as long as the card says
-    left_mcg = card["reservoir_ml"] * card["concentration_mcg_per_ml"]
+    # what is surely left (counted at the lowest calibration the board accepts), at between the lightest
+    # and the heaviest day, lasts about as long as the card says, each step moving that much
+    lowest, nominal = CALIBRATION_LIMITS["steps_per_ml"][0], DEFAULT_CALIBRATION["steps_per_ml"]
+    left_mcg = card["reservoir_ml"] * card["concentration_mcg_per_ml"] * lowest / nominal
     days_left = (iso_to_clock_s(card["empty_at"]) - iso_to_clock_s(card["time"])) / 86_400
     assert left_mcg / 645 - 0.1 <= days_left <= left_mcg / 550 + 0.1
     png = tmp_path / "card.png"

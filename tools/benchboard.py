@@ -13,7 +13,8 @@ import time
 
 import serial
 
-from benchplan import EXIT_FAIL, EXPECTED_PRIORITY, SIGNALS, BenchError, judged, problems, skipped, unexpected
+from benchplan import (CRASH_LOOP_CRASHES, EXIT_FAIL, EXPECTED_PRIORITY, SIGNALS, BenchError, judged, problems,
+                       skipped, unexpected)
 from benchrig import FAULT_LINES, RigError, open_rig
 from pumpctl import EXIT_LINK, EXIT_NO_ANSWER
 from pumplink import CounterFile, LinkError, NoAnswer, PumpLink, PumpRefused, read_key_file
@@ -22,9 +23,12 @@ from pump.alarms import KIND_NAMES  # noqa: E402 (path set above)
 from pump.monitor import LOW_SUPPLY_MV, TEMPERATURE_MAX_MC  # noqa: E402
 
 STOP_REASON = "bench test"
+OUTAGE_MIN = 12 * 60  # as the missed_delivery scenario: high from 4 h of basal missed
 # test -> (alarm kind, the command that injects it, its args). The kinds come
 # from pump.alarms (test_bench_tool checks that each has a test here); a
-# `bench` command is undone by `bench clear`, the `stop` by `resume`.
+# `bench` command is undone by `bench clear`, the `stop` by `resume`, and what
+# a reset's boot raised by the `ack` (and a crash loop by the `resume`) that
+# end every test.
 TESTS = (
     ("occlusion", "occlusion", "bench", {"fault": "occlusion"}),
     ("motor_stall", "motor_stall", "bench", {"fault": "stall"}),
@@ -38,15 +42,15 @@ TESTS = (
     ("low_reservoir", "low_reservoir", "bench", {"fault": "low_reservoir"}),
     ("empty_reservoir", "empty_reservoir", "bench", {"fault": "empty"}),
     ("delivery_stopped", "delivery_stopped", "stop", {"reason": STOP_REASON}),
+    # before the other resets: the unix port's reset is an exit, which main.py logs as a crash
+    ("crash_loop", "crash_loop", "bench", {"fault": "crash"}),
     ("restart", "restart", "bench", {"fault": "restart"}),
+    ("missed_delivery", "missed_delivery", "bench", {"fault": "outage", "min": OUTAGE_MIN}),
 )
 TEST_KIND = {name: kind for name, kind, _command, _args in TESTS}
-# Kinds with no injection yet, each with what a person must do instead; the
-# session lists them as skipped. A kind in neither table stops the tool.
-NOT_INJECTED_YET = {
-    "missed_delivery": "cut the board's power for over an hour while it delivers",
-    "crash_loop": "firmware that crashes three times in 30 minutes",
-}
+# The faults after which the board resets (its USB goes away), and how many
+# times a test sends it: a crash loop is the plan's number of crashes in a row.
+RESETS = {"restart": 1, "outage": 1, "crash": CRASH_LOOP_CRASHES}
 # Refusals after which no other test can be tried either.
 SESSION_REFUSALS = ("bad_mac", "locked", "not_provisioned", "replay")
 # A restart takes the board's USB (or the pty board's firmware) away for a while.
@@ -54,14 +58,12 @@ LINK_LOST = (NoAnswer, LinkError, serial.SerialException, OSError)
 
 
 def kinds_without_a_test():
-    return [kind for kind in KIND_NAMES if kind not in TEST_KIND.values() and kind not in NOT_INJECTED_YET]
+    return [kind for kind in KIND_NAMES if kind not in TEST_KIND.values()]
 
 
 def tests_for(names):
-    """The tests named, or those of the alarm kinds named, in table order;
-    a kind not injected yet as a test without a command."""
-    return ([test for test in TESTS if test[0] in names or test[1] in names]
-            + [(kind, kind, None, None) for kind in NOT_INJECTED_YET if kind in names])
+    """The tests named, or those of the alarm kinds named, in table order."""
+    return [test for test in TESTS if test[0] in names or test[1] in names]
 
 
 class BoardBench:
@@ -79,6 +81,7 @@ class BoardBench:
         self.progress = progress or (lambda text: None)
         self.reconnect = reconnect
         self.bench_enabled = False
+        self.boot_seq = -1  # the newest boot's log entry before a reset was asked for
 
     def check_ready(self):
         """The board answers and has a key; says so when bench mode is off
@@ -97,8 +100,6 @@ class BoardBench:
                "priority": None, "alarm_after_s": None, "resolution_s": None, "timed_by": None,
                "pushed_ul": None, "burst_pulses": None, "delivery_stopped": None, "raised": [], "note": None}
         by_rig = self.rig is not None and self.rig.can_inject(name)
-        if command is None:
-            return skipped(row, "no bench injection yet: " + NOT_INJECTED_YET[kind])
         if command == "bench" and not by_rig and not self.bench_enabled:
             return skipped(row, "needs the BENCH-ENABLE jumper at boot")
         status = self.link.request("status")[0]
@@ -140,8 +141,11 @@ class BoardBench:
         def inject():
             if by_rig:
                 self.rig.inject(name)
-            elif name == "restart":
-                self._send_reset()
+            elif command == "bench" and args["fault"] in RESETS:
+                for _ in range(RESETS[args["fault"]] - 1):
+                    self._send_reset(args)
+                    self._wait_for_boot()
+                self._send_reset(args)
             else:
                 injected.update(self.link.request(command, args)[0])
 
@@ -174,12 +178,28 @@ class BoardBench:
             return ["not raised within %g s" % self.alarm_timeout_s]
         return found + problems(row["expected"], row["priority"], pulses=row["burst_pulses"])
 
-    def _send_reset(self):
-        """`bench restart`: its reply may be lost with the board's USB."""
+    def _send_reset(self, args):
+        """A `bench` fault after which the board resets: its reply may be
+        lost with the board's USB."""
+        self.boot_seq = self._last_boot_seq()
         try:
-            self.link.request("bench", {"fault": "restart"})
+            self.link.request("bench", args)
         except LINK_LOST:
             pass
+
+    def _last_boot_seq(self):
+        """The log's sequence number of the pump's newest boot (its
+        `restart` entry); -1 when none is among the newest 50."""
+        entries = self._ask("log", {"n": 50})["entries"]
+        return next((e["seq"] for e in entries if e["event"] == "restart"), -1)
+
+    def _wait_for_boot(self):
+        """Until the pump has booted again since the last _send_reset (or
+        alarm_timeout_s): a fault sent before then could reach the old
+        firmware between its reply and its reset."""
+        deadline = time.monotonic() + self.alarm_timeout_s
+        while self._last_boot_seq() == self.boot_seq and time.monotonic() < deadline:
+            time.sleep(self.poll_s)
 
     def _ask(self, name, args=None):
         """A request that outlasts a reset: the link is reopened until the

@@ -257,11 +257,12 @@ def build_parser():
                      help="flex_week_preview: days (mon, mon-fri, sat,sun) and the rate wanted from each "
                           "time of effect; repeat until every day is given")
     sub = command("bench", "inject a fault for a bench test (bench-enable jumper only; `clear` undoes it)",
-                  "bench", lambda a: present(fault=a.fault, mpsi=a.mpsi, mv=a.mv, mc=a.mc))
+                  "bench", lambda a: present(fault=a.fault, mpsi=a.mpsi, mv=a.mv, mc=a.mc, min=a.min))
     sub.add_argument("fault", choices=BENCH_FAULTS)
     sub.add_argument("--mpsi", type=int, help="line pressure in mpsi, for the pressure fault")
     sub.add_argument("--mv", type=int, help="VSYS in mV, for the low_battery fault")
     sub.add_argument("--mc", type=int, help="board temperature in milli-degC, for the temperature fault")
+    sub.add_argument("--min", type=int, help="how long the power was off, in minutes, for the outage fault")
     return parser
 
 

@@ -43,6 +43,10 @@ NON_NEGATIVE = _number(0, BIG)
 WHOLE = {"type": "integer", "minimum": 0, "maximum": BIG}
 HOURS = _number(0, MAX_DURATION_H)
 MAX_NESTING = 8  # a command's arguments are flat; a few levels spare
+# An event every hour of the longest run (8 784) fits. Each power cut boots
+# the pump again; 10 000 of them run under MicroPython too (tools/sim.py's
+# SIM_HEAP), so a scenario CPython runs, MicroPython runs.
+MAX_EVENTS = 10_000
 
 
 def _section(properties, required=()):
@@ -87,7 +91,7 @@ SCHEMA = _section({
     "catheter": _section({"length_cm": WHOLE, "ml_per_cm": NON_NEGATIVE, "primed": {"type": "boolean"}},
                          ["length_cm", "ml_per_cm"]),
     "board": _section({"steps_per_ml": {"type": "integer"}, "true_steps_per_ml": {"type": "integer"}}),
-    "events": {"type": "array", "items": {
+    "events": {"type": "array", "maxItems": MAX_EVENTS, "items": {
         "type": "object", "required": ["at_h", "do"],
         "properties": {"at_h": HOURS, "do": {"enum": sorted(EVENT_FIELDS)}},
         "allOf": [{"if": {"properties": {"do": {"const": kind}}},
@@ -123,6 +127,8 @@ def check_structure(raw):
         if error.validator == "oneOf":  # the prescription's two forms
             raise ScenarioError("%s: give steps (a daily schedule) or week (one per weekday), not both"
                                 % _where(error))
+        if error.validator == "maxItems":  # the message would quote every item
+            raise ScenarioError("%s: %d items, at most %d" % (_where(error), len(error.instance), error.validator_value))
         raise ScenarioError("%s: %s" % (_where(error), shorten_numbers(error.message)))
 
 

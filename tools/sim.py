@@ -26,8 +26,9 @@ import card
 from mpenv import ROOT, build_mpy, micropython_command, micropython_env
 from scenario import EPOCH, ScenarioError, normalise, shorten_numbers
 
-SIM_HEAP = "2M"  # the simulator's physics and ledgers ride along; the pump logic's
-                 # own heap use is measured against 160K by bench/run_all.py
+SIM_HEAP = "16M"  # the simulator's physics, ledgers and report ride along (10 000
+                  # power cuts, scenario.MAX_EVENTS, need more than 8M); the pump
+                  # logic's own heap use is measured against 160K by bench/run_all.py
 
 
 def run_cpython(scenario):

@@ -69,9 +69,14 @@ def interrupt(_signum, _frame):
 
 @contextlib.contextmanager
 def behind_pty(command, port, cwd=None):
-    """Run `command` (a string) behind a pty linked at `port`; yield the port."""
+    """Run `command` (a string) behind a pty linked at `port`; yield the port.
+
+    The command runs in a session of its own, the pty its controlling
+    terminal: when socat ends, the pty hangs up and takes the whole session
+    with it, as closing a terminal does. Without that, a shell command's
+    children outlived it (socat ends only its own child)."""
     refuse_taken(port)
-    socat = subprocess.Popen(["socat", "PTY,link=%s,rawer" % port, "EXEC:%s,pty,stderr,rawer" % command],
+    socat = subprocess.Popen(["socat", "PTY,link=%s,rawer" % port, "EXEC:%s,pty,setsid,ctty,stderr,rawer" % command],
                              cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

@@ -10,9 +10,14 @@ then find it, so a bench test times the real detection path:
   reading rises with the volume pushed), the transducer open, stuck or out
   of range, a stall on DIAG, the end-of-travel switch, VSYS, the die
   temperature, a DS3231 that stops answering, a flash write that fails, a
-  reset as after a crash;
+  reset (`restart`), the loop raising out to firmware/main.py, which logs
+  the crash and resets (`crash`: a few in a row are a crash loop);
 - in the pump: `low_reservoir` makes the volume left the low threshold, so
-  the estimate itself is never touched.
+  the estimate itself is never touched; `outage` (minutes) saves the state
+  record as if its last save had been that long ago, and resets: the boot
+  then finds the power outage as after a real one (pump.boot measures it
+  from the record's save time against the clock), while the clock itself
+  stays right.
 
 One fault at a time: a new one, or `clear`, first undoes the one before.
 Undoing lifts what the injected fault alone had stopped, and only once its
@@ -20,11 +25,17 @@ condition is really gone: an injected empty reservoir resumes delivery when
 the estimate is not empty and the switch is open (no refill is faked, so the
 estimate is not inflated); an injected storage fault ends when a state
 record saves again. A real empty reservoir or flash failure still needs its
-own remedy (a refill, a new prescription).
+own remedy (a refill, a new prescription). The faults that reset leave
+nothing to undo but what the pump's own boot raised: a restart or a missed
+delivery is acknowledged, a crash loop resumed by the clinician's `resume`,
+as after a real one.
 """
+import json
+
 from pump import alarms, events
 from pump.benchfaults import BENCH_FAULTS
 from pump.stops import STOP_EMPTY, STOP_STORAGE
+from pump.units import MS_PER_DAY, MS_PER_MIN
 
 CLEAR = "clear"
 
@@ -44,6 +55,10 @@ class BenchFaults:
         reply = {"injected": fault}
         if fault == "low_reservoir":
             ctl.reservoir.low_threshold_steps = ctl.reservoir.remaining_steps()
+        elif fault == "outage":
+            ctl.store = _SavedEarlier(ctl.store, value * MS_PER_MIN)
+            ctl.save()
+            ctl.board.inject("restart", None)  # once the reply is out
         elif fault != CLEAR:
             if fault == "occlusion" and ctl.delivering:
                 # Steps queued before count as used already: take them back (they
@@ -62,6 +77,9 @@ class BenchFaults:
         ctl.board.inject(CLEAR, None)
         if fault == "low_reservoir":
             ctl.refresh_limits()
+        elif fault == "outage":  # another bench command came before the reset, which it cancels
+            ctl.store = ctl.store.store
+            ctl.save()  # over the back-dated record
         elif fault == "empty":
             if (ctl.stop_mask & STOP_EMPTY and not ctl.reservoir.is_empty()
                     and not ctl.board.end_of_travel()):
@@ -70,3 +88,24 @@ class BenchFaults:
             if ctl.stop_mask & STOP_STORAGE and ctl.save():
                 ctl.alarms.clear(alarms.STORAGE_FAULT, now_s)
                 ctl.resume(STOP_STORAGE, now_s)
+
+
+class _SavedEarlier:
+    """The state store from an injected outage to the reset that follows:
+    each record it saves says it was saved `ms` earlier than it was (its
+    `t`, pump.state), as if that had been the last save before the power
+    went. Any save before the reset (a new authorisation, an alarm) is
+    back-dated too, so the boot always finds the outage."""
+
+    def __init__(self, store, ms):
+        self.store = store
+        self.ms = ms
+
+    def save(self, payload):
+        record = json.loads(payload)
+        day, ms = record["t"]
+        ms -= self.ms  # at most ten days (pump.schema): small ints on the RP2040
+        while ms < 0:
+            day, ms = day - 1, ms + MS_PER_DAY
+        record["t"] = [day, ms]
+        self.store.save(json.dumps(record).encode())

@@ -42,12 +42,13 @@ def _ms_for_steps(ctl, steps):
 
 
 def projection(ctl):
-    """(empty, low alarm, refill by) as s since 2000-01-01, or Nones."""
+    """(empty, low alarm, refill by) as s since 2000-01-01 (calendar
+    seconds, Controller.clock_s: a card is read by people), or Nones."""
     if not ctl.delivering:
         return None, None, None
     reservoir = ctl.reservoir
     remaining = max(reservoir.remaining_steps(), 0)
-    now_s = ctl.now_s()
+    now_s = ctl.clock_s(ctl.now_s())
     empty_s = now_s + _ms_for_steps(ctl, remaining) // 1000
     low_s = now_s + _ms_for_steps(ctl, remaining - reservoir.low_threshold_steps) // 1000
     return empty_s, low_s, empty_s - ctl.settings["low_days"] * S_PER_DAY
@@ -76,7 +77,7 @@ def card(ctl, firmware_version):
         "refill_by": None if refill_s is None else clock_s_to_iso(refill_s),
         "alarm_lead_days": ctl.settings["low_days"],
         "serial": ctl.board.serial_number, "firmware": firmware_version,
-        "time": clock_s_to_iso(ctl.now_s()), "program": None, "days": [],
+        "time": clock_s_to_iso(ctl.clock_s(ctl.now_s())), "program": None, "days": [],
     }
     if rx is not None:
         doses = rx.day_doses_ng()

@@ -10,7 +10,7 @@ broken; nothing changes on a refusal.
 from pump import alarms, card, clinical, druglib, events, stopped, therapy, titration
 from pump.delivery import bolus_min_ms
 from pump.prescription import Prescription
-from pump.protocol import Protocol
+from pump.protocol import Protocol, Rows
 from pump.benchfaults import BENCH_VALUE_UNITS
 from pump.schema import CommandError, needs_mac
 from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
@@ -72,8 +72,9 @@ def program_reply(rx):
             "days": [{"day": name, "daily_mcg": _mcg(ng)} for name, ng in zip(WEEKDAY_NAMES, rx.week_doses_ng())]}
 
 
-def _when(clock_s):
-    return None if clock_s is None else clock_s_to_iso(clock_s)
+def _when(ctl, now_s):
+    """A pump time (Controller.now_s) for people, or None."""
+    return None if now_s is None else clock_s_to_iso(ctl.clock_s(now_s))
 
 
 def _update_history(history, patient, steady_s, starting_ng):
@@ -108,6 +109,9 @@ class Commands:
     def handle_line(self, line, now_s, truncated=False):
         return self.protocol.handle_line(line, now_s, truncated)
 
+    def reply_to(self, write, line, now_s, truncated=False):
+        self.protocol.reply_to(write, line, now_s, truncated)
+
     def execute(self, name, args, now_s):
         reply = getattr(self, "_" + name)(args, now_s)
         if needs_mac(name):  # what changed the pump is logged; reads are not
@@ -137,7 +141,7 @@ class Commands:
                  "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
                  "bolus_running": ctl.bolus_end is not None,
                  "bolus_undelivered_mcg": _mcg(ctl.history.undelivered_ng(ctl.steady_s())) if ctl.history else 0,
-                 "time": clock_s_to_iso(now_s)}
+                 "time": clock_s_to_iso(ctl.clock_s(now_s))}
         reply.update(stopped.stop_report(ctl))
         reply["line"] = therapy.line_report(ctl)
         return reply
@@ -162,22 +166,28 @@ class Commands:
         return {"capacity_ml": _ml(reservoir.capacity_nl),
                 "concentration_mcg_per_ml": reservoir.concentration_ng_per_ul,
                 "remaining_ml": _ml(reservoir.remaining_nl()),
-                "low_at_ml": _ml(reservoir.low_threshold_steps * NL_PER_ML // reservoir.steps_per_ml),
+                "low_at_ml": _ml(reservoir.low_threshold_steps * NL_PER_ML // reservoir.lowest_steps_per_ml),
                 "empty_in_h": None if to_empty is None else to_empty // 3_600_000}
 
     def _alarms(self, args, now_s):
-        am = self.ctl.alarms
+        ctl = self.ctl
+        am = ctl.alarms
         return {"active": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if am.active(k)],
                 "history": [{"kind": alarms.KIND_NAMES[e.kind], "priority": alarms.PRIORITY_NAMES[e.priority],
-                             "raised": _when(e.raised_s), "acknowledged": _when(e.acknowledged_s),
-                             "cleared": _when(e.cleared_s), "escalated": _when(e.escalated_s)}
+                             "raised": _when(ctl, e.raised_s), "acknowledged": _when(ctl, e.acknowledged_s),
+                             "cleared": _when(ctl, e.cleared_s), "escalated": _when(ctl, e.escalated_s)}
                             for e in am.history]}
 
     def _log(self, args, now_s):
-        """Newest first; a note (NOTE entries, logged after the entry they
-        explain) is joined back into the entry it belongs to."""
-        entries, note = [], []
-        for seq, t, code, a, b in self.ctl.log.newest(args["n"], args["before"]):
+        """Newest first, each entry made as it is written (Rows): fifty
+        entries as one reply object would hold tens of KB at once."""
+        return {"entries": Rows(self._log_rows(args["n"], args["before"]))}
+
+    def _log_rows(self, n, before):
+        """A note (NOTE entries, logged after the entry they explain) is
+        joined back into the entry it belongs to."""
+        note = []
+        for seq, t, code, a, b in self.ctl.log.newest(n, before):
             if code == events.NOTE:
                 note.append((a, b))
                 continue
@@ -186,8 +196,7 @@ class Commands:
             if note:
                 entry["note"] = events.note_text(reversed(note))
                 note = []
-            entries.append(entry)
-        return {"entries": entries}
+            yield entry
 
     def _plan(self, args, now_s):
         """The clinical helpers (pump.clinical), in mcg for people. A plan is

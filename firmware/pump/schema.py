@@ -158,6 +158,7 @@ COMMANDS = {
         "mpsi": (WHOLE, "mpsi", None, (0, 30000)),  # the transducer's 0-30 psi
         "mv": (WHOLE, "mv", None, (0, 6000)),       # VSYS: USB is 5 V
         "mc": (WHOLE, "mc", None, (-40000, 85000)),  # the RP2040's rated range
+        "min": (WHOLE, "min", None, (1, 14_400)),  # an outage of up to ten days
     }, _check_bench),
     "selftest": (True, {}, None),
 }

@@ -160,9 +160,12 @@ class TitrationHistory:
         return last[3] if last is not None and now_s - last[0] < _CLINICIAN["window_s"] else 0
 
     def boluses_in_window_ng(self, now_s):
-        """Bolus drug given (or being given) in the last 24 h, for the daily dose rows."""
+        """Bolus drug accepted in the last 24 h, for the daily dose rows: a
+        bolus cut short counts in full, since what it did not give may
+        still be given as its remainder (which finishes the same dose and
+        is not counted again) and part of it may sit in a blocked line."""
         window_s = _CLINICIAN["window_s"]
-        return sum(b[1] - b[3] for b in self.boluses if now_s - b[0] < window_s)
+        return sum(b[1] for b in self.boluses if now_s - b[0] < window_s)
 
     def to_record(self):
         return {"implant_s": self.implant_s, "initial_ng": self.initial_ng, "dose_ng": self.dose_ng,
@@ -302,6 +305,8 @@ def check_change(history, patient, new_daily_ng, now_s, kind=TITRATION):
     if old_ng is None:
         return []
     origin = rule_origin(patient)
+    if kind == RESTART and new_daily_ng <= old_ng:  # after a taper, whichever way it goes: else a way round the bands
+        return _restart(history, new_daily_ng)
     if new_daily_ng > old_ng:
         found = _increase_timing(history, now_s)
         if kind == TAPER:

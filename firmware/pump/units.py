@@ -11,6 +11,7 @@ from pump.compat import const
 
 MS_PER_DAY = const(86_400_000)
 MS_PER_HOUR = const(3_600_000)
+MS_PER_MIN = const(60_000)
 S_PER_DAY = const(86_400)
 NL_PER_ML = const(1_000_000)
 NG_PER_MCG = const(1_000)

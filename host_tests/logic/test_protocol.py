@@ -418,10 +418,11 @@ settings | {"low_reservoir_ml": 2.0} | {"low_reservoir_nl": 2000000, "low_reserv
 settings | {"low_reservoir_ml": 0, "low_reservoir_days": 7} | {"low_reservoir_nl": 0, "low_reservoir_days": 7, "catheter_cm": null, "catheter_nl_per_cm": null}
 settings | {"catheter_cm": 50, "catheter_ml_per_cm": 0.0022} | {"low_reservoir_nl": null, "low_reservoir_days": null, "catheter_cm": 50, "catheter_nl_per_cm": 2200}
 set_clock | {"iso": "2026-03-02T08:00:00"} | {"clock_s": 825753600}
-bench | {"fault": "pressure", "mpsi": 25000} | {"fault": "pressure", "mpsi": 25000, "mv": null, "mc": null}
-bench | {"fault": "low_battery", "mv": 3200} | {"fault": "low_battery", "mpsi": null, "mv": 3200, "mc": null}
-bench | {"fault": "temperature", "mc": -5000} | {"fault": "temperature", "mpsi": null, "mv": null, "mc": -5000}
-bench | {"fault": "clear"} | {"fault": "clear", "mpsi": null, "mv": null, "mc": null}
+bench | {"fault": "pressure", "mpsi": 25000} | {"fault": "pressure", "mpsi": 25000, "mv": null, "mc": null, "min": null}
+bench | {"fault": "low_battery", "mv": 3200} | {"fault": "low_battery", "mpsi": null, "mv": 3200, "mc": null, "min": null}
+bench | {"fault": "temperature", "mc": -5000} | {"fault": "temperature", "mpsi": null, "mv": null, "mc": -5000, "min": null}
+bench | {"fault": "outage", "min": 720} | {"fault": "outage", "mpsi": null, "mv": null, "mc": null, "min": 720}
+bench | {"fault": "clear"} | {"fault": "clear", "mpsi": null, "mv": null, "mc": null, "min": null}
 resume | {} | {}
 """
 
@@ -588,8 +589,8 @@ def test_bench_command_is_refused_without_the_jumper_and_logged():
 def test_bench_command_with_the_jumper_runs_and_is_logged():
     protocol, handler, _, events = make(bench=True)
     assert reply(protocol, signed(raw_body("bench", '{"fault": "stall"}', 1)))["ok"] is True
-    assert handler.calls[0][:2] == ("bench", {"fault": "stall", "mpsi": None, "mv": None, "mc": None})
-    assert events == [("bench_fault", NOW_S, {"fault": "stall", "mpsi": None, "mv": None, "mc": None})]
+    assert handler.calls[0][:2] == ("bench", {"fault": "stall", "mpsi": None, "mv": None, "mc": None, "min": None})
+    assert events == [("bench_fault", NOW_S, {"fault": "stall", "mpsi": None, "mv": None, "mc": None, "min": None})]
 
 
 # --- the handler's side ---------------------------------------------------------

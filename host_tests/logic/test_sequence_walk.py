@@ -23,7 +23,7 @@ def fingerprint(sequence):
     mech = run.board.mechanism
     return [sequence.t, len(sequence.events), run.wakes, run.restarts, mech.to_patient_steps,
             mech.reservoir_steps, run.ctl.reservoir.remaining_steps(), run.ctl.log.count,
-            watch.prescribed_all, watch.delivered, len(run.board.buzzer.played)]
+            watch.prescribed_all, watch.delivered, len(run.board.buzzer)]
 
 
 def walks(first_seed, count):
