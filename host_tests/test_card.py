@@ -20,6 +20,7 @@ from test_sim_runs import WEEK
 
 SCENARIOS = os.path.join(os.path.dirname(__file__), "..", "tools", "scenarios")
 EARLY_S = 180  # the empty alarm comes at the wake-up after the last batch was queued, up to a minute ahead
+BATCH_STEPS = 9  # queued ahead of their time (pump.controller.BATCH), and one for the card's whole second
 LATE_S = 180
 
 # (program, scenario options): a daily and a weekly program running dry in about 10 days
@@ -35,17 +36,24 @@ def raised(results, kind):
 
 @pytest.mark.parametrize("program, options", PROGRAMS)
 def test_the_cards_dates_are_when_the_pump_alarms_and_runs_dry(program, options):
+    """The empty date is when the pump's own estimate of what is left runs
+    out (the estimate never above the truth: the reservoir may run dry then,
+    and not before); the low-reservoir alarm comes at its date, and the
+    empty alarm not before the empty date."""
     run = Run(scenario(24 * 12, start_ms=5 * HOUR_MS, fill_ml=12, low_ml=1.0, low_days=3, **options))
     run._advance()
     run.advance_to(7 * HOUR_MS)
     card = json.loads(run.line(b'{"cmd": "card"}'))
     assert card["program"] == program and card["state"] == "delivering"
-    run.advance_to(24 * 12 * HOUR_MS)
-    results = run.results()
 
     def run_s(iso):
         return iso_to_clock_s(iso) - run.start_s
 
+    run.advance_to(run_s(card["empty_at"]) * 1000)
+    # a batch is counted as used when queued, up to a minute ahead
+    assert -BATCH_STEPS <= run.ctl.reservoir.remaining_steps() <= BATCH_STEPS, card["empty_at"]
+    run.advance_to(24 * 12 * HOUR_MS)
+    results = run.results()
     low, = raised(results, "low_reservoir")
     empty, = raised(results, "empty_reservoir")
     assert -EARLY_S <= low - run_s(card["low_alarm_at"]) <= LATE_S, (card["low_alarm_at"], low)

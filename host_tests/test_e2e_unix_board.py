@@ -17,6 +17,7 @@ import time
 import pytest
 
 from mpenv import ROOT
+from boards.refpump_rp2040.config import CALIBRATION_LIMITS, DEFAULT_CALIBRATION
 from pump.units import iso_to_clock_s
 from simboard import running_firmware  # noqa: E402
 from unixboard import deployed_board, needs_socat  # noqa: E402
@@ -115,8 +116,10 @@ def test_a_weekly_program_and_its_refill_card_over_the_pty(pump, tmp_path):
     assert card["program"] == "weekly" and [day["daily_mcg"] for day in card["days"]] == [550] * 5 + [645] * 2
     assert card["serial"].startswith("SIM-") and card["firmware"] == pump("version")["firmware"]
     assert card["state"] == "delivering" and card["time"] < card["refill_by"] < card["empty_at"]
-    # what is left, at between the lightest and the heaviest day, lasts about as long as the card says
-    left_mcg = card["reservoir_ml"] * card["concentration_mcg_per_ml"]
+    # what is surely left (counted at the lowest calibration the board accepts), at between the lightest
+    # and the heaviest day, lasts about as long as the card says, each step moving that much
+    lowest, nominal = CALIBRATION_LIMITS["steps_per_ml"][0], DEFAULT_CALIBRATION["steps_per_ml"]
+    left_mcg = card["reservoir_ml"] * card["concentration_mcg_per_ml"] * lowest / nominal
     days_left = (iso_to_clock_s(card["empty_at"]) - iso_to_clock_s(card["time"])) / 86_400
     assert left_mcg / 645 - 0.1 <= days_left <= left_mcg / 550 + 0.1
     png = tmp_path / "card.png"
@@ -126,3 +129,21 @@ def test_a_weekly_program_and_its_refill_card_over_the_pty(pump, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("REFILL-VISIT CARD") and "Program        weekly, 4040 mcg a week" in result.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_socat
+def test_a_concentration_change_its_bridge_and_a_prime_over_the_pty(pump):
+    assert pump("settings", "--catheter-cm", "50", "--catheter-ml-per-cm", "0.002")["line_ul"] == 200
+    refill = pump("refill", "--add-ml", "10", "--concentration", "2000", "--confirm")
+    proposal = refill["bridge"]
+    assert proposal["old_mcg_per_ml"] == 500 and proposal["new_mcg_per_ml"] == 2000
+    assert proposal["without_bridge_tip_dose_pct"] == 25 and not proposal["bridging"]
+    assert pump("bridge", check=False)["error"] == "confirm"  # it says what it would do, and waits
+    assert pump("bridge", "--confirm")["bridging"]
+    assert pump("status")["line"]["bridging"]
+    # a prime pushes the old drug out with the line's worth of the new: nothing left to bridge
+    assert pump("prime", "--then", "stop", "--reason", "catheter revised")["line_ul"] == 200
+    status = wait_for(pump, lambda s: s["state"] == "stopped", "the prime to end in stopped-pump mode")
+    assert status["stop"] == "programmed" and status["line"]["old_drug_mcg_per_ml"] is None
+    stops = [e for e in pump("log", "-n", "50")["entries"] if e["event"] == "stopped"]
+    assert stops[0].get("note") == "catheter revised", stops

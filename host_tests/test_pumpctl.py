@@ -120,7 +120,8 @@ def test_state_changing_command_uses_the_counter_the_pump_reports(key_file):
     assert auth == b'{"cmd":"auth"}'
     body = b'{"cmd":"bolus","args":{"mcg":50},"ctr":42}'
     assert bolus == hmac.new(KEY, body, hashlib.sha256).hexdigest().encode() + b" " + body
-    assert pump.handler.calls == [("bolus", {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": None}, NOW_S)]
+    assert pump.handler.calls == [("bolus", {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": None,
+                                             "then": None, "reason": None}, NOW_S)]
     assert pump.counter.get() == 42
 
 
@@ -335,13 +336,23 @@ SUBCOMMANDS = (
     (["refill", "--add-ml", "0.5", "--concentration", "1250", "--dilution", "--confirm", "--override", "stock"],
      "refill", {"add_nl": 500000, "concentration_ng_per_ml": 1250000, "dilution": True, "confirm": True,
                 "override": "stock"}),
-    (["bolus", "75"], "bolus", {"ng": 75000, "kind": "clinician", "duration_s": 60, "override": None}),
+    (["bolus", "75"], "bolus", {"ng": 75000, "kind": "clinician", "duration_s": 60, "override": None,
+                                "then": None, "reason": None}),
     (["bolus", "75", "--kind", "screening", "--duration-s", "120", "--override", "screening"], "bolus",
-     {"ng": 75000, "kind": "screening", "duration_s": 120, "override": "screening"}),
+     {"ng": 75000, "kind": "screening", "duration_s": 120, "override": "screening", "then": None, "reason": None}),
+    (["bolus", "50", "--duration-s", "600", "--then", "stop", "--reason", "then hold"], "bolus",
+     {"ng": 50000, "kind": "clinician", "duration_s": 600, "override": None, "then": "stop", "reason": "then hold"}),
+    (["prime", "--then", "schedule"], "prime", {"then": "schedule", "reason": None}),
+    (["prime", "--then", "stop", "--reason", "revision"], "prime", {"then": "stop", "reason": "revision"}),
+    (["bridge", "--confirm"], "bridge", {"confirm": True}),
+    (["settings", "--catheter-cm", "50", "--catheter-ml-per-cm", "0.0022"], "settings",
+     {"low_reservoir_nl": None, "low_reservoir_days": None, "catheter_cm": 50, "catheter_nl_per_cm": 2200}),
     (["stop", "overdose", "suspected"], "stop", {"reason": "overdose suspected"}),
     (["resume"], "resume", {}), (["ack"], "ack", {}), (["silence"], "silence", {}),
-    (["settings", "--low-reservoir-ml", "2.5"], "settings", {"low_reservoir_nl": 2500000, "low_reservoir_days": None}),
-    (["settings", "--low-reservoir-days", "7"], "settings", {"low_reservoir_nl": None, "low_reservoir_days": 7}),
+    (["settings", "--low-reservoir-ml", "2.5"], "settings", {"low_reservoir_nl": 2500000, "low_reservoir_days": None,
+                                                                   "catheter_cm": None, "catheter_nl_per_cm": None}),
+    (["settings", "--low-reservoir-days", "7"], "settings", {"low_reservoir_nl": None, "low_reservoir_days": 7,
+                                                                    "catheter_cm": None, "catheter_nl_per_cm": None}),
     (["set-clock", "2026-03-02T08:00:00"], "set_clock", {"clock_s": 825753600}),
     (["bench", "pressure", "--mpsi", "25000"], "bench", {"fault": "pressure", "mpsi": 25000, "mv": None, "mc": None, "min": None}),
     (["bench", "low_battery", "--mv", "3200"], "bench", {"fault": "low_battery", "mpsi": None, "mv": 3200, "mc": None, "min": None}),

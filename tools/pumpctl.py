@@ -212,20 +212,31 @@ def build_parser():
     sub.add_argument("--confirm", action="store_true", default=None,
                      help="confirm a change of concentration or a fill above capacity")
     sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
-    sub = command("bolus", "give a bolus", "bolus",
-                  lambda a: present(mcg=a.mcg, kind=a.kind, duration_s=a.duration_s, override=a.override))
+    sub = command("bolus", "give a bolus (with --then: a single bolus, the basal held)", "bolus",
+                  lambda a: present(mcg=a.mcg, kind=a.kind, duration_s=a.duration_s, override=a.override,
+                                    then=a.then, reason=a.reason))
     sub.add_argument("mcg", type=number, metavar="MCG")
     sub.add_argument("--kind", choices=("clinician", "screening", "remainder"),
                      help="clinician (default, after implant), screening (the trial before implant), "
                           "remainder (what a cut-short bolus did not deliver)")
     sub.add_argument("--duration-s", type=int, metavar="S", help="over how many seconds (default and least 60)")
     sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
+    single_bolus_options(sub)
+    sub = command("prime", "fill the line's dead volume at the bolus rate (line volume, not dose)", "prime",
+                  lambda a: present(then=a.then, reason=a.reason))
+    single_bolus_options(sub, required=True)
+    command("bridge", "after a concentration change: push the old drug in the line at its own rate", "bridge",
+            lambda a: present(confirm=a.confirm)).add_argument(
+                "--confirm", action="store_true", default=None, help="deliver it (without: the pump says what it would do)")
     command("stop", "stop delivery (logged and alarmed)", "stop",
             lambda a: {"reason": " ".join(a.reason)}).add_argument("reason", nargs="+", metavar="REASON")
-    sub = command("settings", "low-reservoir warning thresholds", "settings",
-                  lambda a: present(low_reservoir_ml=a.low_reservoir_ml, low_reservoir_days=a.low_reservoir_days))
+    sub = command("settings", "low-reservoir warning thresholds, the catheter's dead volume", "settings",
+                  lambda a: present(low_reservoir_ml=a.low_reservoir_ml, low_reservoir_days=a.low_reservoir_days,
+                                    catheter_cm=a.catheter_cm, catheter_ml_per_cm=a.catheter_ml_per_cm))
     sub.add_argument("--low-reservoir-ml", type=number, metavar="ML")
     sub.add_argument("--low-reservoir-days", type=number, metavar="DAYS")
+    sub.add_argument("--catheter-cm", type=int, metavar="CM", help="the catheter's length as implanted")
+    sub.add_argument("--catheter-ml-per-cm", type=number, metavar="ML", help="its volume per cm (its label)")
     command("set-clock", "set the pump's clock (default: this computer's local time)", "set_clock",
             lambda a: {"iso": a.iso or datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")}
             ).add_argument("iso", nargs="?", metavar="YYYY-MM-DDTHH:MM:SS")
@@ -262,6 +273,12 @@ def missing_plan_options(options):
     if missing:
         return "plan %s needs %s" % (options.what, " and ".join(missing))
     return week_problem(options.week_effects, "--week-effects")
+
+
+def single_bolus_options(sub, required=False):
+    sub.add_argument("--then", choices=("stop", "schedule"), required=required,
+                     help="after it: stopped-pump mode (give --reason) or the programmed schedule")
+    sub.add_argument("--reason", help="why the pump stops after it (with --then stop; logged)")
 
 
 def show_card(reply, options):

@@ -86,6 +86,10 @@ SCHEMA = _section({
                                    "override": {"type": "string", "minLength": 1}}),
                          oneOf=[{"required": ["steps"]}, {"required": ["week"]}]),
     "settings": _section({"low_reservoir_ml": NON_NEGATIVE, "low_reservoir_days": WHOLE}),
+    # the line's dead volume (pump.therapy, hw/sim/catheter.py): the report then gives the dose at its tip;
+    # primed false: the line starts dry (a new implant, to be primed)
+    "catheter": _section({"length_cm": WHOLE, "ml_per_cm": NON_NEGATIVE, "primed": {"type": "boolean"}},
+                         ["length_cm", "ml_per_cm"]),
     "board": _section({"steps_per_ml": {"type": "integer"}, "true_steps_per_ml": {"type": "integer"}}),
     "events": {"type": "array", "maxItems": MAX_EVENTS, "items": {
         "type": "object", "required": ["at_h", "do"],
@@ -247,6 +251,10 @@ def normalise(raw):
     for i, event in enumerate(scenario["events"]):
         if event["at_ms"] > scenario["duration_ms"]:
             raise ScenarioError("events.%d.at_h: after the end of the run (duration_h)" % i)
+    if "catheter" in raw:
+        cath = raw["catheter"]
+        scenario["catheter"] = {"cm": int(cath["length_cm"]), "primed": cath.get("primed", True),
+                                "nl_per_cm": _units(ml_to_nl, cath["ml_per_cm"], "catheter.ml_per_cm")}
     _check_with_druglib(scenario, raw["prescription"].get("override"))
     return scenario
 
@@ -279,6 +287,9 @@ def _setup_commands(raw):
         refill["dilution"] = prescription["dilution"] = True
     settings = {"low_reservoir_ml": 2.0, "low_reservoir_days": 7}
     settings.update(raw.get("settings", {}))
+    if "catheter" in raw:
+        settings["catheter_cm"] = raw["catheter"]["length_cm"]
+        settings["catheter_ml_per_cm"] = raw["catheter"]["ml_per_cm"]
     return [{"cmd": "patient", "args": raw["patient"]},
             {"cmd": "refill", "args": refill},
             {"cmd": "settings", "args": settings},

@@ -91,7 +91,35 @@ def report(scenario, results):
                             for r in results["replies"]],
         "refused_commands": refused_commands(results["commands"]),
         "powered_at_end": results["powered_at_end"],
+        **tip_report(results["tip"], results["daily"], true_spm),
     }
+
+
+def tip_report(tip, daily, true_spm):
+    """The dose at the catheter tip (hw/sim/catheter.py), when the scenario
+    describes the line: per day, and per hour beside the programmed."""
+    if tip is None:
+        return {}
+    tip_daily = tip["daily"] + [0] * (len(daily) - len(tip["daily"]))
+    hours = max(len(tip["hourly"]), len(tip["programmed_hourly"]))
+    tip_hourly = tip["hourly"] + [0] * (hours - len(tip["hourly"]))
+    programmed = tip["programmed_hourly"] + [0] * (hours - len(tip["programmed_hourly"]))
+    return {"tip_daily_mcg": [round(t / true_spm, 3) for t in tip_daily],
+            "tip_hourly": [{"hour": h, "programmed_mcg": round(p / 3.6e9, 3), "tip_mcg": round(t / true_spm, 3)}
+                           for h, (p, t) in enumerate(zip(programmed, tip_hourly))]}
+
+
+def tip_excursion(hourly):
+    """The hour whose tip dose strays furthest from the programmed, in words."""
+    worst = None
+    for row in hourly:
+        if row["programmed_mcg"] > 0:
+            pct = 100 * row["tip_mcg"] / row["programmed_mcg"]
+            if worst is None or abs(pct - 100) > abs(worst[1] - 100):
+                worst = (row["hour"], pct)
+    if worst is None:
+        return "nothing programmed"
+    return "furthest from the programmed dose in hour %d, at %.1f %% of it" % worst
 
 
 def refused_commands(commands):
@@ -118,10 +146,14 @@ def summary(rep, name, description):
     if description:
         lines += textwrap.wrap(description, 78, initial_indent="  ", subsequent_indent="  ")
     lines.append("")
-    lines.append("Dose per day (mcg)       programmed    delivered    difference")
+    tip = rep.get("tip_daily_mcg")
+    lines.append("Dose per day (mcg)       programmed    delivered    difference" + ("   at the tip" if tip else ""))
     for d in rep["daily"]:
         lines.append("  day %3d              %12.3f %12.3f %+12.3f" % (
-            d["day"], d["programmed_mcg"], d["delivered_mcg"], d["delivered_mcg"] - d["programmed_mcg"]))
+            d["day"], d["programmed_mcg"], d["delivered_mcg"], d["delivered_mcg"] - d["programmed_mcg"])
+            + (" %12.3f" % tip[d["day"]] if tip else ""))
+    if tip:
+        lines += ["", "At the catheter tip (delivered is at the pump's outlet): " + tip_excursion(rep["tip_hourly"])]
     lines += ["", "Volume: programmed %.3f uL, delivered %.3f uL" % (rep["programmed_ul"], rep["delivered_ul"]),
               "Accuracy: while delivering, commanded steps stayed within %d step(s) of the ideal"
               % rep["max_dose_error_steps"]]

@@ -28,6 +28,7 @@ DEFAULT_CALIBRATION = {
     "capacity_nl": 20_000_000,        # the reservoir
     "bolus_rate_nl_per_h": 10_000_000,  # clinician boluses, as on the simulated board
     "max_steps_per_s": 400,           # the mechanism's limit (priming, retract)
+    "outlet_nl": 100_000,             # the pump's own dead volume, outlet to catheter (docs/THERAPY_MODES.md)
     "pressure_zero_u16": 6_620,       # ADC reading at 0 psi (0.5 V through 2/3)
     "pressure_span_u16": 52_957,      # ADC rise from 0 to 30 psi (4.0 V through 2/3)
 }
@@ -38,6 +39,7 @@ CALIBRATION_LIMITS = {
     "capacity_nl": (1_000_000, 40_000_000),
     "bolus_rate_nl_per_h": (100_000, 20_000_000),
     "max_steps_per_s": (1, 1_000),              # step offsets are whole ms
+    "outlet_nl": (0, 1_000_000),
     "pressure_zero_u16": (0, 20_000),
     "pressure_span_u16": (10_000, 65_535),
 }

@@ -7,7 +7,7 @@ history, so every way of programming the pump (serial, scenario, bench)
 meets the same rules. A refusal raises CommandError listing every rule
 broken; nothing changes on a refusal.
 """
-from pump import alarms, card, clinical, druglib, events, stopped, titration
+from pump import alarms, card, clinical, druglib, events, stopped, therapy, titration
 from pump.delivery import bolus_min_ms
 from pump.prescription import Prescription
 from pump.protocol import Protocol, Rows
@@ -143,6 +143,7 @@ class Commands:
                  "bolus_undelivered_mcg": _mcg(ctl.history.undelivered_ng(ctl.steady_s())) if ctl.history else 0,
                  "time": clock_s_to_iso(ctl.clock_s(now_s))}
         reply.update(stopped.stop_report(ctl))
+        reply["line"] = therapy.line_report(ctl)
         return reply
 
     def _prescription(self, args, now_s):
@@ -334,7 +335,8 @@ class Commands:
         decision = druglib.decide(found, args["override"])
         if not decision["accepted"]:
             _refuse(decision)
-        changed = reservoir.concentration_ng_per_ul not in (0, conc)
+        old_conc = reservoir.concentration_ng_per_ul
+        changed = old_conc not in (0, conc)
         volume_nl = args["add_nl"] if changed else reservoir.remaining_nl() + args["add_nl"]
         if not args["confirm"]:
             if changed:
@@ -343,22 +345,32 @@ class Commands:
             if volume_nl > reservoir.capacity_nl:
                 raise CommandError("confirm", "%.3f mL would exceed the %.3f mL reservoir; confirm"
                                    % (volume_nl / NL_PER_ML, reservoir.capacity_nl / NL_PER_ML))
+        old_left = therapy.before_refill(ctl)
         ctl.refill(volume_nl, conc, now_s)
+        therapy.after_refill(ctl, old_conc, old_left)
         if decision["override_reason"]:
             ctl.record(now_s, events.OVERRIDE, len(decision["violations"]))
             ctl.record_note(now_s, decision["override_reason"])
         self.refilled_s = ctl.steady_s()
-        return {"remaining_ml": _ml(reservoir.remaining_nl()), "concentration_mcg_per_ml": conc}
+        if ctl.line_drug is not None:
+            ctl.save()  # the old drug in the line, counted from the refill
+        return {"remaining_ml": _ml(reservoir.remaining_nl()), "concentration_mcg_per_ml": conc,
+                "bridge": therapy.bridge_proposal(ctl) if changed and ctl.prescription is not None else None}
 
     def _bolus(self, args, now_s):
         """A bolus of its kind (pump.titration: screening, clinician,
-        remainder), evenly over its duration on top of the basal."""
+        remainder), evenly over its duration on top of the basal; with
+        `then`, a single bolus (pump.therapy): the basal waits, and
+        stopped-pump mode or the schedule follows."""
         ctl = self.ctl
+        then = args["then"]
+        self._check_single(then)
         trial = ctl.history is not None and ctl.history.implant_s is None
-        if ctl.stop_mask or ctl.history is None or not (ctl.delivering or trial):
-            raise CommandError("not_delivering", "a bolus rides on running delivery (or is a screening bolus before implant)")
-        if ctl.bolus_end is not None:
-            raise CommandError("bolus_running", "a bolus is running: wait until it is over")
+        programmed_stop = then is not None and ctl.stop_mask == STOP_COMMAND
+        if ctl.history is None or not (ctl.delivering or trial or programmed_stop) or (
+                ctl.stop_mask and not programmed_stop):
+            raise CommandError("not_delivering", "a bolus rides on running delivery (or is a screening bolus "
+                               "before implant, or a single bolus from stopped-pump mode)")
         ng, duration_s, kind = args["ng"], args["duration_s"], args["kind"]
         conc = ctl.reservoir.concentration_ng_per_ul
         steady_s = ctl.steady_s()
@@ -372,13 +384,64 @@ class Commands:
             raise CommandError("too_fast", "the mechanism needs at least %d s for %s mcg at %d mcg/mL"
                                % (-(-least_ms // 1000), druglib.mcg_text(ng), conc))
         ctl.history.record_bolus(ng, steady_s, kind, duration_s)
-        ctl.start_bolus(ng, duration_s * 1000)
+        if then is None:
+            ctl.start_bolus(ng, duration_s * 1000)
+        else:
+            therapy.begin_single(ctl, ng, duration_s * 1000, args["reason"], now_s)
         ctl.record(now_s, events.BOLUS, ng, duration_s * 1000)
         if decision["override_reason"]:
             ctl.record(now_s, events.OVERRIDE, len(decision["violations"]))
             ctl.record_note(now_s, decision["override_reason"])
         ctl.save()
-        return {"bolus_mcg": _mcg(ng), "kind": kind, "duration_s": duration_s, "verdict": decision["verdict"]}
+        return {"bolus_mcg": _mcg(ng), "kind": kind, "duration_s": duration_s, "then": then,
+                "verdict": decision["verdict"]}
+
+    def _check_single(self, then):
+        """What a single bolus or a prime needs, besides the bolus rules: no
+        bolus under way; a schedule to follow when one is to."""
+        if self.ctl.bolus_end is not None:
+            raise CommandError("bolus_running", "a bolus is running: wait until it is over")
+        if then == "schedule" and self.ctl.prescription is None:
+            raise CommandError("no_prescription", "then schedule: no schedule is programmed")
+
+    def _prime(self, args, now_s):
+        """Fill the line's dead volume at the bolus rate (pump.therapy): from
+        a programmed stop, before the first program, or over the basal,
+        which waits; not over a fault."""
+        ctl = self.ctl
+        self._check_single(args["then"])
+        if ctl.stop_mask and ctl.stop_mask != STOP_COMMAND:
+            raise CommandError("not_delivering", "stopped for %s: deal with it first"
+                               % ", ".join(reason_names(ctl.stop_mask & ~STOP_COMMAND)))
+        bolus_ng, _ms = therapy.prime_plan(ctl)
+        line_nl = therapy.line_nl(ctl)
+        if bolus_ng == 0:
+            raise CommandError("no_drug", "prime: no drug in the reservoir, or no line volume")
+        if ctl.reservoir.remaining_nl() <= line_nl:
+            raise CommandError("too_little", "prime: %d uL in the reservoir for a %d uL line"
+                               % (ctl.reservoir.remaining_nl() // 1000, line_nl // 1000))
+        duration_ms = therapy.prime(ctl, args["reason"], now_s)
+        return {"line_ul": line_nl / 1000, "duration_ms": duration_ms, "then": args["then"]}
+
+    def _bridge(self, args, now_s):
+        """Deliver the bridge a concentration-changing refill proposed (pump.therapy)."""
+        ctl = self.ctl
+        proposal = therapy.bridge_proposal(ctl)
+        if proposal is None:
+            raise CommandError("no_bridge", "no old drug in the line: nothing to bridge")
+        if ctl.prescription is None:
+            raise CommandError("no_prescription", "a bridge keeps a program's dose at the tip: program one")
+        if proposal["bridging"]:
+            raise CommandError("bridging", "the bridge is under way")
+        if not args["confirm"]:
+            raise CommandError("confirm", "%s uL of %d mcg/mL drug in the line: pushed at its own rate, the new "
+                               "drug reaches the tip in %s h (without the bridge %s h at %d %% of the dose); "
+                               "confirm" % (proposal["old_drug_ul"], proposal["old_mcg_per_ml"],
+                                            proposal["with_bridge_h"], proposal["without_bridge_h"],
+                                            proposal["without_bridge_tip_dose_pct"]))
+        therapy.start_bridge(ctl, now_s)
+        proposal["bridging"] = True
+        return proposal
 
     def _stop(self, args, now_s):
         self.ctl.stop(STOP_COMMAND, now_s, args["reason"])
@@ -405,6 +468,8 @@ class Commands:
         low_days = args["low_reservoir_days"]
         settings = {"low_nl": ctl.settings["low_nl"] if low_nl is None else low_nl,
                     "low_days": ctl.settings["low_days"] if low_days is None else low_days}
+        for key in ("catheter_cm", "catheter_nl_per_cm"):  # the line (pump.therapy)
+            settings[key] = ctl.settings.get(key, 0) if args[key] is None else args[key]
         found = druglib.check_low_reservoir_warning(settings["low_days"] * S_PER_DAY)
         decision = druglib.decide(found)
         if not decision["accepted"]:
@@ -413,7 +478,7 @@ class Commands:
         ctl.refresh_limits()
         ctl.record(now_s, events.SETTINGS, settings["low_nl"], settings["low_days"])
         ctl.save()
-        return {}
+        return {"line_ul": therapy.line_nl(ctl) / 1000}
 
     def _set_clock(self, args, now_s):
         try:

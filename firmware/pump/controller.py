@@ -37,7 +37,7 @@ from pump.eventlog import EventLog
 from pump.monitor import Monitor
 from pump.reservoir import Reservoir
 from pump.state import StateCodec
-from pump.stops import STOP_CRASHES, STOP_EMPTY, STOP_OCCLUSION, STOP_STORAGE
+from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_EMPTY, STOP_OCCLUSION, STOP_STORAGE
 from pump.store import RecordStore
 from pump.units import MS_PER_DAY, S_PER_DAY
 
@@ -88,6 +88,13 @@ class Controller:
         self.bolus_lump = 0
         self.bolus_end = None  # (day, ms) where the bolus part of the rate ends
         self.bolus_next = None  # type: tuple[int, int, int] | None  # a bolus planned, to begin at the next wake-up
+        # pump.therapy: a single bolus or a prime holds the basal, and may stop
+        # the pump when it ends (the reason, kept in the state record); the
+        # old drug in the line after a concentration change [ng/uL, used
+        # steps when it has left the tip, 1 while bridging: paced at it]
+        self.basal_held = False
+        self.stop_after_bolus = None
+        self.line_drug = None
         self.day = day
         self.ms = ms
         self.epoch_day = day  # a new pump's; pump.state restores a programmed one's
@@ -225,13 +232,21 @@ class Controller:
         owed = self.seg_carry + self.seg_num * elapsed - steps_taken * self.seg_den
         return owed if owed > 0 else 0
 
+    def pacing_concentration(self):
+        """The concentration steps are paced at: the reservoir's, or during a
+        bridge the old drug's still in the line (pump.therapy)."""
+        line = self.line_drug
+        if line is not None and line[2]:
+            return line[0]
+        return self.reservoir.concentration_ng_per_ul or 1
+
     def _start_segment(self, day, ms, carry):
-        den = segment_den(self.reservoir.concentration_ng_per_ul or 1)
+        den = segment_den(self.pacing_concentration())
         if den != self.seg_den:  # a new concentration: re-express the owed fraction
             carry = carry * den // self.seg_den
         end_ms = self.prescription.next_change_ms(day, ms) if self.prescription else MS_PER_DAY
         num = 0
-        if self.delivering and self.prescription is not None:
+        if self.delivering and self.prescription is not None and not self.basal_held:
             num = segment_num(self.prescription.rate_at(day, ms), self.steps_per_ml)
         if self.bolus_end is not None:
             end_day, bolus_end_ms = self.bolus_end
@@ -254,9 +269,16 @@ class Controller:
             carry += self.bolus_lump  # the part of the bolus shorter than a ms
             self.bolus_num = self.bolus_lump = 0
             self.bolus_end = None
+            self._end_single_bolus(self.now_s())
         self._start_segment(day, ms, carry)
 
     def _queue_batch(self):
+        line = self.line_drug
+        if line is not None and line[2] and self.reservoir.used_steps >= line[1]:
+            self.line_drug = None  # bridged: the new drug is at the tip, at its own rate from now
+            self.record(self.now_s(), events.BRIDGE_END, self.reservoir.concentration_ng_per_ul)
+            self.restart_schedule()
+            self.save()
         rel = (self.day - self.seg_day) * MS_PER_DAY + self.ms - self.seg_start_ms
         while rel >= self.pacer.length_ms:
             self._roll_segment()
@@ -266,6 +288,8 @@ class Controller:
             until = self.pacer.length_ms
         capacity = BATCH
         remaining = self.reservoir.steps_left_max()
+        if self.line_drug is not None and self.line_drug[2] and self.line_drug[1] < self.reservoir.used_steps + remaining:
+            remaining = self.line_drug[1] - self.reservoir.used_steps  # the bridge ends on a step
         if remaining < capacity:
             capacity = remaining if remaining > 0 else 0
         n = self.pacer.fill(self.offsets, capacity, rel, until, EN_IDLE_MS)
@@ -282,7 +306,7 @@ class Controller:
                 self._authorize(0)
         if n == BATCH:
             wake_rel = rel + self.offsets[n - 1]
-        elif n and n == capacity:  # the reservoir runs out with this batch
+        elif n and n == capacity:  # the reservoir (or the bridge) runs out with this batch
             wake_rel = rel + self.offsets[n - 1]
         elif self.pacer.next_ms <= until:  # a gap of more than EN_IDLE_MS: the driver rests until then
             wake_rel = self.pacer.next_ms - EN_LEAD_MS
@@ -331,7 +355,7 @@ class Controller:
         first pulses."""
         num, lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
         self.bolus_next = (num, duration_ms, lump)
-        den = segment_den(self.reservoir.concentration_ng_per_ul or 1)
+        den = segment_den(self.pacing_concentration())
         basal = self.deliverable_steps(AUTH_WINDOW_MS) if self.prescription is not None else 1
         self.authorized_steps = self.reservoir.used_steps + -(-(num * duration_ms + lump) // den) + basal
         self.save()
@@ -358,6 +382,16 @@ class Controller:
         cut = self.history.cut_bolus(self.steady_s()) if self.history is not None else None
         if cut is not None:
             self.record(now_s, events.BOLUS_CUT, cut[0], cut[1])
+        self._end_single_bolus(now_s)
+
+    def _end_single_bolus(self, now_s):
+        """A single bolus or a prime is over, or cut short: the basal it held
+        comes back, or the pump goes into the stopped-pump mode it was
+        programmed to (a cut one too: the clinician asked for a stop)."""
+        self.basal_held = False
+        why, self.stop_after_bolus = self.stop_after_bolus, None
+        if why is not None:
+            self.stop(STOP_COMMAND, now_s, why)
 
     # --------------------------------------------------------------- state
     def stop(self, reason, now_s, why=None):

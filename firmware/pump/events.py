@@ -50,6 +50,10 @@ CONSOLE_REFUSED = const(32)  # a: the first console control byte of a burst (0x0
 SERVICE_ENTERED = const(33)  # booted with the service jumper: no delivery, console open
 SERVICE_CONSOLE = const(34)  # service mode: Ctrl-C ended the firmware into the REPL
 SERVICE_LEFT = const(35)     # first normal boot after service mode; a: time_s it was entered
+PRIME = const(36)           # a: line nL filled, b: duration ms (line volume, not dose)
+BRIDGE = const(37)          # a: old drug nL pushed at its own concentration, b: that concentration ng/uL
+BRIDGE_END = const(38)      # a: new concentration ng/uL: the new drug reached the catheter tip
+SINGLE_BOLUS = const(39)    # a: 1 when stopped-pump mode follows, 0 when the schedule does
 
 NAMES = {
     RESTART: "restart", PRESCRIPTION: "prescription", REFILL: "refill",
@@ -65,13 +69,14 @@ NAMES = {
     BOLUS_CUT: "bolus_cut", PATIENT_RESET: "patient_reset", PATIENT_OVERRIDE: "patient_override",
     CONSOLE_REFUSED: "console_refused", SERVICE_ENTERED: "service_entered",
     SERVICE_CONSOLE: "service_console", SERVICE_LEFT: "service_left",
+    PRIME: "prime", BRIDGE: "bridge", BRIDGE_END: "bridge_end", SINGLE_BOLUS: "single_bolus",
 }
 
 BOOT_STATUS = ("empty", "ok", "fallback", "fault")
 # The order is the log's code: append, never reorder.
 COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient",
                  "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
-                 "set_clock", "bench", "selftest", "card")
+                 "set_clock", "bench", "selftest", "card", "prime", "bridge")
 CRASH_NAMES = ("MemoryError", "OSError", "ValueError", "TypeError", "KeyError", "IndexError",
                "AttributeError", "KeyboardInterrupt", "SystemExit")
 NOTE_BYTES = const(8)
@@ -163,4 +168,12 @@ def describe(code, a, b):
         return "Ctrl-C: the REPL was opened"
     if code == SERVICE_LEFT:
         return "service mode since %s" % clock_s_to_iso(a)
+    if code == PRIME:
+        return "line primed: %d uL over %d s (not dose)" % (a // 1000, b // 1000)
+    if code == BRIDGE:
+        return "bridge: %d uL of the %d mcg/mL drug in the line pushed at its own rate" % (a // 1000, b)
+    if code == BRIDGE_END:
+        return "%d mcg/mL drug at the catheter tip: its rate takes over" % a
+    if code == SINGLE_BOLUS:
+        return "single bolus, then " + ("stopped-pump mode" if a else "the schedule")
     return ""

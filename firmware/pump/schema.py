@@ -65,8 +65,16 @@ def _check_plan(args):
 
 
 def _check_settings(args):
-    if args["low_reservoir_nl"] is None and args["low_reservoir_days"] is None:
-        raise CommandError(BAD_ARGS, "give low_reservoir_ml, low_reservoir_days or both")
+    if all(value is None for value in args.values()):
+        raise CommandError(BAD_ARGS, "give low_reservoir_ml, low_reservoir_days, catheter_cm or catheter_ml_per_cm")
+
+
+THEN = ("stop", "schedule")  # what follows a single bolus or a prime
+
+
+def _check_then(args):
+    if (args["then"] == "stop") != (args["reason"] is not None):
+        raise CommandError(BAD_ARGS, "then stop needs the reason for the stop, and only it takes one")
 
 
 # name -> (needs a MAC, fields, check across fields or None)
@@ -122,7 +130,17 @@ COMMANDS = {
         # the drug library sets the shortest (a minute); a day is the longest single bolus
         "duration_s": (WHOLE, "duration_s", 60, (1, 86_400)),
         "override": (TEXT, "override", None, (1, 120)),
-    }, None),
+        # a single bolus (pump.therapy): the basal waits, then stopped-pump mode or the schedule
+        "then": (CHOICE, "then", None, THEN),
+        "reason": (TEXT, "reason", None, (1, 120)),  # why the pump stops after it
+    }, _check_then),
+    # the line's dead volume at the bolus rate, counted as line volume, not dose (pump.therapy)
+    "prime": (True, {
+        "then": (CHOICE, "then", REQUIRED, THEN),
+        "reason": (TEXT, "reason", None, (1, 120)),
+    }, _check_then),
+    # deliver the bridge a concentration-changing refill proposed (pump.therapy)
+    "bridge": (True, {"confirm": (FLAG, "confirm", False, None)}, None),
     "stop": (True, {"reason": (TEXT, "reason", REQUIRED, (1, 120))}, None),
     "resume": (True, {}, None),
     "ack": (True, {}, None),
@@ -130,6 +148,9 @@ COMMANDS = {
     "settings": (True, {
         "low_reservoir_ml": (ML, "low_reservoir_nl", None, (0, 50 * NL_PER_ML)),
         "low_reservoir_days": (WHOLE, "low_reservoir_days", None, (0, 90)),
+        # the catheter: its length as implanted (trimmed) and its volume per cm (pump.therapy)
+        "catheter_cm": (WHOLE, "catheter_cm", None, (0, 200)),
+        "catheter_ml_per_cm": (ML, "catheter_nl_per_cm", None, (0, NL_PER_ML // 100)),
     }, _check_settings),
     "set_clock": (True, {"iso": (CLOCK, "clock_s", REQUIRED, None)}, None),
     "bench": (True, {

@@ -61,6 +61,8 @@ class StateCodec:
             "tit": ctl.history.to_record() if ctl.history else None,
             "stop": ctl.stop_mask,
             "stp": list(ctl.stopped_since) if ctl.stopped_since else None,
+            "sb": ctl.stop_after_bolus,  # a single bolus or prime with stopped-pump mode to follow
+            "ln": ctl.line_drug,  # old drug in the line, and the bridge (pump.therapy)
             "auth": ctl.authorized_steps,
             "ctr": ctl.counter,
             "al": ctl.alarms.to_record(),
@@ -100,7 +102,7 @@ class StateCodec:
         ctl.alarms.raise_(alarms.RESTART, now_s)
         ctl.alarms.clear(alarms.RESTART, now_s)  # latched until acknowledged
         ctl.refresh_limits()
-        if ctl.history is not None and ctl.history.running is not None:
+        if (ctl.history is not None and ctl.history.running is not None) or ctl.stop_after_bolus is not None:
             ctl.cut_bolus(now_s)  # a bolus the power cut short: at most what is due by now went in
         boot.check_outage(ctl, saved_at, uncertain, now_s)
         boot.check_crashes(ctl, now_s)
@@ -118,6 +120,8 @@ class StateCodec:
         ctl.stop_mask = record["stop"]
         since = record.get("stp")  # absent in a record from before stops had a start
         ctl.stopped_since = tuple(since) if since else None
+        ctl.stop_after_bolus = record.get("sb")  # both absent in records from before the therapy modes
+        ctl.line_drug = record.get("ln")
         ctl.authorized_steps = record["auth"]
         ctl.counter = record["ctr"]
         ctl.alarms = AlarmManager.from_record(record["al"], ctl._on_alarm_event)

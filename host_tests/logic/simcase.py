@@ -10,9 +10,10 @@ HOUR_MS = 3_600_000
 
 def scenario(hours, steps=(("00:00", 30),), concentration=500, fill_ml=18, events=(), seed=1,
              origin="spinal", low_ml=2.0, low_days=7, override=None, start_ms=8 * HOUR_MS,
-             capacity_nl=20_000_000, week=None):
+             capacity_nl=20_000_000, week=None, catheter=None):
     """`steps` as (HH:MM, mcg/h), or `week` as {weekday name: steps} for a
-    weekly program; `events` as dicts with `at_h` (converted here)."""
+    weekly program; `events` as dicts with `at_h` (converted here);
+    `catheter` as (length cm, mL/cm, primed) for a line the simulator models."""
     if week is None:
         prescription = {"steps": [{"start": s, "mcg_per_h": r} for s, r in steps]}
         program = [[_ms(s), int(r * 1000)] for s, r in steps]
@@ -31,7 +32,10 @@ def scenario(hours, steps=(("00:00", 30),), concentration=500, fill_ml=18, event
                 "add_ml": event["add_nl"] / 1e6, "confirm": True,
                 "concentration_mcg_per_ml": event["concentration_ng_per_ul"]}}
         normalised_events.append(event)
-    return {
+    settings = {"low_reservoir_ml": low_ml, "low_reservoir_days": low_days}
+    if catheter is not None:
+        settings["catheter_cm"], settings["catheter_ml_per_cm"] = catheter[0], catheter[1]
+    case = {
         "start_day": DAY0, "start_ms": start_ms, "duration_ms": int(hours * HOUR_MS), "seed": seed,
         "fill_nl": int(fill_ml * 1_000_000), "concentration_ng_per_ul": concentration,
         "calibration": {"capacity_nl": capacity_nl},
@@ -40,10 +44,14 @@ def scenario(hours, steps=(("00:00", 30),), concentration=500, fill_ml=18, event
             {"cmd": "patient", "args": {"origin": origin, "age_years": 40, "days_since_implant": 300}},
             {"cmd": "refill", "args": {"add_ml": fill_ml, "concentration_mcg_per_ml": concentration,
                                        "confirm": True}},
-            {"cmd": "settings", "args": {"low_reservoir_ml": low_ml, "low_reservoir_days": low_days}},
+            {"cmd": "settings", "args": settings},
             {"cmd": "set_prescription", "args": prescription}],
         "events": normalised_events,
     }
+    if catheter is not None:
+        case["catheter"] = {"cm": catheter[0], "nl_per_cm": int(round(catheter[1] * 1_000_000)),
+                            "primed": catheter[2]}
+    return case
 
 
 def _ms(hhmm):

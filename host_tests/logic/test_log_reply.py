@@ -2,7 +2,7 @@
 are about 4 KB of reply and about 1 KB of short-lived objects each to make,
 so the reply is never built whole in RAM (the chip's first build allocated
 about 50 KB for `log n=50`)."""
-# micropython-heap: 512K
+# micropython-heap: 576K
 # (the pump logic plus the simulated board and its flash, with a hundred log entries)
 import json
 

@@ -13,7 +13,7 @@ and the run goes on through the reboot. Then:
   (the authorisation), plus a batch still queued at the end;
 - after the clinician's ACK, the pump delivers again.
 """
-# micropython-heap: 384K
+# micropython-heap: 448K
 from boards.refpump_rp2040.config import CALIBRATION_LIMITS
 from hw.sim.flash import FakeFlash
 from hw.sim.runner import Run

@@ -154,7 +154,8 @@ def test_authenticated_command_reaches_the_handler_and_its_counter_is_stored():
     protocol, handler, counter, _ = make()
     answer = reply(protocol, signed(body("bolus", {"mcg": 50}, ctr=1)))
     assert answer == {"ok": True, "command": "bolus", "ctr": 1}
-    assert handler.calls == [("bolus", {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": None}, NOW_S)]
+    assert handler.calls == [("bolus", {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": None,
+                                        "then": None, "reason": None}, NOW_S)]
     assert counter.get() == 1
 
 
@@ -400,8 +401,11 @@ def test_envelope_fields_are_checked():
 # command | its args as exact JSON text | what the handler must get (as JSON: tuples are lists).
 # Text rather than literals: a table of literals costs the unix port's compiler too much heap.
 CONVERSIONS = """
-bolus | {"mcg": 50} | {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": null}
-bolus | {"mcg": 0.5, "kind": "screening", "duration_s": 120, "override": "screening dose 2"} | {"ng": 500, "kind": "screening", "duration_s": 120, "override": "screening dose 2"}
+bolus | {"mcg": 50} | {"ng": 50000, "kind": "clinician", "duration_s": 60, "override": null, "then": null, "reason": null}
+bolus | {"mcg": 0.5, "kind": "screening", "duration_s": 120, "override": "screening dose 2"} | {"ng": 500, "kind": "screening", "duration_s": 120, "override": "screening dose 2", "then": null, "reason": null}
+bolus | {"mcg": 50, "duration_s": 600, "then": "stop", "reason": "then hold"} | {"ng": 50000, "kind": "clinician", "duration_s": 600, "override": null, "then": "stop", "reason": "then hold"}
+prime | {"then": "schedule"} | {"then": "schedule", "reason": null}
+bridge | {"confirm": true} | {"confirm": true}
 refill | {"add_ml": 15, "concentration_mcg_per_ml": 500} | {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": false, "confirm": false, "override": null}
 refill | {"add_ml": 0.1, "concentration_mcg_per_ml": 1250, "dilution": true, "confirm": true} | {"add_nl": 100000, "concentration_ng_per_ml": 1250000, "dilution": true, "confirm": true, "override": null}
 set_prescription | {"steps": [{"start": "07:00", "mcg_per_h": 20}, {"start": "00:00", "mcg_per_h": 30.5}]} | {"steps": [[0, 30500], [25200000, 20000]], "week": null, "kind": null, "dilution": false, "override": null}
@@ -410,8 +414,9 @@ set_prescription | {"week": {"mon": [{"start": "07:00", "mcg_per_h": 20}, {"star
 patient | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0} | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0, "starting_ng_per_day": null, "new_patient": false, "reason": null, "override": null}
 patient | {"origin": "spinal", "age_years": 40, "starting_mcg_per_day": 100, "new_patient": true, "reason": "pump moved to a new patient"} | {"origin": "spinal", "age_years": 40, "days_since_implant": null, "starting_ng_per_day": 100000, "new_patient": true, "reason": "pump moved to a new patient", "override": null}
 stop | {"reason": "overdose suspected"} | {"reason": "overdose suspected"}
-settings | {"low_reservoir_ml": 2.0} | {"low_reservoir_nl": 2000000, "low_reservoir_days": null}
-settings | {"low_reservoir_ml": 0, "low_reservoir_days": 7} | {"low_reservoir_nl": 0, "low_reservoir_days": 7}
+settings | {"low_reservoir_ml": 2.0} | {"low_reservoir_nl": 2000000, "low_reservoir_days": null, "catheter_cm": null, "catheter_nl_per_cm": null}
+settings | {"low_reservoir_ml": 0, "low_reservoir_days": 7} | {"low_reservoir_nl": 0, "low_reservoir_days": 7, "catheter_cm": null, "catheter_nl_per_cm": null}
+settings | {"catheter_cm": 50, "catheter_ml_per_cm": 0.0022} | {"low_reservoir_nl": null, "low_reservoir_days": null, "catheter_cm": 50, "catheter_nl_per_cm": 2200}
 set_clock | {"iso": "2026-03-02T08:00:00"} | {"clock_s": 825753600}
 bench | {"fault": "pressure", "mpsi": 25000} | {"fault": "pressure", "mpsi": 25000, "mv": null, "mc": null, "min": null}
 bench | {"fault": "low_battery", "mv": 3200} | {"fault": "low_battery", "mpsi": null, "mv": 3200, "mc": null, "min": null}
@@ -492,6 +497,13 @@ patient | {"origin": "spinal", "age_years": 40, "new_patient": true}
 patient | {"origin": "spinal", "age_years": 40, "reason": "no new patient"}
 bolus | {"mcg": 50, "kind": "demand"}
 bolus | {"mcg": 50, "duration_s": 0}
+bolus | {"mcg": 50, "then": "stop"}
+bolus | {"mcg": 50, "then": "schedule", "reason": "no stop follows"}
+bolus | {"mcg": 50, "then": "later"}
+prime | {}
+prime | {"then": "stop"}
+settings | {"catheter_cm": 201}
+settings | {"catheter_ml_per_cm": 0.011}
 stop | {}
 stop | {"reason": ""}
 stop | {"reason": "\\u001b[2J"}

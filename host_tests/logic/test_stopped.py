@@ -73,3 +73,61 @@ def test_the_missed_dose_walks_the_schedule_and_skips_whole_weeks():
     for weekday, ms, minutes in SPANS:
         expected = brute_force(NIGHTS, monday + weekday, ms, minutes * 60_000)
         assert NIGHTS.ng_x_ms_over(monday + weekday, ms, minutes * 60_000) == expected, (weekday, ms, minutes)
+
+
+def notes_after_stops(sim):
+    """The reason noted after each `stopped` entry of the log, oldest first."""
+    from pump import events
+    entries = list(reversed(sim.ctl.log.newest(200)))
+    reasons = []
+    for i, (_seq, _t, code, _a, _b) in enumerate(entries):
+        if code == events.STOPPED:
+            words = []
+            for _seq2, _t2, code2, a, b in entries[i + 1:]:
+                if code2 != events.NOTE:
+                    break
+                words.append((a, b))
+            reasons.append(events.note_text(words) if words else None)
+    return reasons
+
+
+def test_stopped_pump_mode_is_entered_only_by_an_authenticated_command_with_a_reason():
+    """Three commands enter it: stop, a single bolus and a prime followed by
+    it. Unsigned, or without the reason, each is refused and delivery goes
+    on; signed with one, the log notes the reason after the stop."""
+    attempts = (("stop", {}), ("bolus", {"mcg": 20, "duration_s": 60, "then": "stop"}), ("prime", {"then": "stop"}))
+    for cmd, args in attempts:
+        sim, _results = run(1)
+        unsigned = json.loads(sim.line(b"00" * 32 + b" " + json.dumps(
+            {"cmd": cmd, "args": dict(args, reason="unsigned"), "ctr": sim.ctl.counter + 1}).encode()))
+        assert unsigned["error"] == "bad_mac", cmd
+        assert json.loads(sim.line(sim.sign({"cmd": cmd, "args": args})))["error"] == "bad_args", cmd
+        assert status(sim)["state"] == "delivering", cmd
+        assert json.loads(sim.line(sim.sign({"cmd": cmd, "args": dict(args, reason="held: " + cmd)})))["ok"], cmd
+        sim.advance_to(sim.time.t_ms + 5 * 60_000)  # the bolus and the prime run their course
+        now = status(sim)
+        assert now["state"] == "stopped" and now["stop"] == "programmed", cmd
+        assert notes_after_stops(sim) == ["held: " + cmd], cmd
+
+
+def buzzer_times(results, tone):
+    return [at_ms // 1000 for at_ms, name in results["annunciations"]["buzzer"] if name == tone]
+
+
+def test_a_stopped_pump_reminds_every_ten_minutes_and_sounds_again_each_hour_until_dealt_with():
+    # the run starts at 08:00; stopped at 30 min, acknowledged at 36 min
+    events = [command(0.5, "stop", reason="holding"), {"at_h": 0.6, "do": "press", "button": "ack"}]
+    _sim, results = run(2.5, events=events)
+    assert buzzer_times(results, "reminder medium") == [2160 + 600 * k for k in range(1, 6)]
+    # an hour after the ACK it sounds again, and as high (pump.alarms: a resounding stop escalates)
+    last_ms, tone = results["annunciations"]["buzzer"][-1]
+    assert (last_ms // 1000, tone) == (2160 + 3600, "high")
+
+
+def test_a_low_reservoir_reminds_with_a_short_tone_about_once_an_hour():
+    # 30 mcg/h of 500 mcg/mL is 1.44 mL a day: 9 mL is low at once (seven days' warning)
+    _sim, results = run(5, fill_ml=9, events=[{"at_h": 0.1, "do": "press", "button": "ack"}])
+    assert [a[0] for a in results["alarms"]] == ["low_reservoir"]
+    reminders = buzzer_times(results, "reminder medium")
+    # taken at the pump's wake-ups (every 19 s at this rate), an hour from the last
+    assert len(reminders) == 4 and all(3600 <= b - a <= 3660 for a, b in zip(reminders, reminders[1:])), reminders

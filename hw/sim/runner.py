@@ -75,7 +75,12 @@ class Run:
         if scenario.get("trace_ms"):
             from hw.sim.trace import Trace  # only when asked: the plain run's heap stays as it was
             self.trace = Trace(scenario["trace_ms"])
-        self.bolus = None  # (start_t, end_t, lump, num) while a bolus is due
+        self.bolus = None  # (start_t, end_t, lump, num, basal held) while a bolus is due
+        self.catheter = None  # the line's dead volume, when the scenario describes the catheter
+        if scenario.get("catheter"):
+            from hw.sim.catheter import Catheter  # only when asked: the plain run's heap stays as it was
+            self.catheter = Catheter(self._line_nl() * self.board.mechanism.true_steps_per_ml // 1_000_000,
+                                     self.concentration if scenario["catheter"]["primed"] else 0)
         self.restarts = 0
         self.starts = -1
         self.ctl = None
@@ -121,7 +126,10 @@ class Run:
             self.sent.append((self.time.t_ms, command["cmd"], reply))
             if command["cmd"] == "bolus" and accepted(reply):
                 args = command["args"]
-                self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000)
+                self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000,
+                                  "then" in args)
+            elif command["cmd"] == "prime" and accepted(reply):
+                self._prime_asked(json.loads(reply)["duration_ms"])
         return self.line(self.sign(command), on_reply)
 
     def line(self, line, on_reply=None):
@@ -167,10 +175,25 @@ class Run:
             return None
         return result
 
-    def _bolus_asked(self, bolus_ng, duration_ms):
+    def _bolus_asked(self, bolus_ng, duration_ms, single):
+        """A bolus the pump took: on top of the basal, or (a single bolus)
+        with the basal held until it ends."""
         num, lump = bolus_per_ms(bolus_ng, self.steps_per_ml, duration_ms)
-        self.bolus = (None, duration_ms, lump, num)  # begins at the pump's next pass (Controller.start_bolus)
+        # begins at the pump's next pass (Controller.start_bolus)
+        self.bolus = (None, duration_ms, lump, num, single)
         self.ledger.program_bolus(self.time.t_ms, bolus_ng, self.concentration)
+
+    def _prime_asked(self, duration_ms):
+        """A prime: the line's volume of the reservoir's drug over the time the
+        pump gave, the basal held; line volume, so not programmed dose."""
+        num, lump = bolus_per_ms(self._line_nl() * self.concentration // 1000, self.steps_per_ml, duration_ms)
+        self.bolus = (None, duration_ms, lump, num, True)
+
+    def _line_nl(self):
+        """The line's dead volume as the scenario describes it: the
+        catheter's and the board's outlet (as pump.therapy reckons it)."""
+        cath = self.scenario.get("catheter") or {"cm": 0, "nl_per_cm": 0}
+        return cath["cm"] * cath["nl_per_cm"] + self.board.calibration["outlet_nl"]
 
     def _advance(self, acted_t=None):
         """One controller pass at the pump's own clock reading; it sleeps
@@ -179,8 +202,8 @@ class Run:
         day, ms = self.board.clock.now()
         self.read_t = self.time.t_ms
         if self.bolus is not None and self.bolus[0] is None:
-            _start, duration, lump, num = self.bolus
-            self.bolus = (self.read_t, self.read_t + duration, lump, num)
+            _start, duration, lump, num, single = self.bolus
+            self.bolus = (self.read_t, self.read_t + duration, lump, num, single)
         self.checker.hold()
         wake_ms = self.guarded(lambda: self.ctl.advance(day, ms))
         if wake_ms is None:  # the power failed inside; the new boot decides
@@ -201,7 +224,11 @@ class Run:
             self.bolus = None
             return
         epoch = self.time.day_ms(0)
-        if (not self.checker.active or self.checker.concentration != ctl.reservoir.concentration_ng_per_ul or self.starts != ctl.starts
+        # the concentration the pump paces at: the reservoir's, but during a
+        # bridge the old drug's (pump.therapy; the dose at the catheter tip
+        # checks the bridge itself, on the simulator's own line)
+        pacing = ctl.pacing_concentration()
+        if (not self.checker.active or self.checker.concentration != pacing or self.starts != ctl.starts
                 or epoch != self.clock_epoch):
             # a new start, concentration or clock: the pump starts its
             # schedule afresh from what went out, and so does the ideal (a
@@ -211,10 +238,10 @@ class Run:
                 t = self.read_t
             self.starts = ctl.starts
             self.clock_epoch = epoch
-            self.checker.reset(t, ctl.reservoir.concentration_ng_per_ul)
-        bolus_num = 0
+            self.checker.reset(t, pacing)
+        bolus_num, held = 0, False
         if self.bolus is not None:
-            start_t, end_t, lump, num = self.bolus
+            start_t, end_t, lump, num, single = self.bolus
             if start_t > t:  # the command came first, the bolus begins at the pass after it
                 self.checker.set_rate(t, self._basal_at(t), 0)
                 t = start_t
@@ -223,8 +250,8 @@ class Run:
                 self.checker.add_lump(lump)
                 self.bolus = None
             else:
-                bolus_num = num
-        self.checker.set_rate(t, self._basal_at(t), bolus_num)
+                bolus_num, held = num, single
+        self.checker.set_rate(t, 0 if held else self._basal_at(t), bolus_num)
 
     def _basal_at(self, t):
         """The programmed rate at t (none in the screening trial)."""
@@ -273,6 +300,8 @@ class Run:
             moved = mech.to_patient_steps - before
             if moved:
                 self.ledger.deliver(tp, moved, self.concentration)
+                if self.catheter is not None:
+                    self.catheter.push(tp, moved, self.concentration)
             elif self.trace is not None and mech.trapped_steps:  # the pressure peaks between samples
                 self.trace.peak(mech.line_mpsi(tp))
         if self.checker.active:
@@ -287,7 +316,10 @@ class Run:
         while t0 < t1:
             day, ms_of_day = self.time.day_ms(t0)  # the schedule runs on the pump's clock, as set
             end = min(t1, t0 + prescription.next_change_ms(day, ms_of_day) - ms_of_day)
-            self.ledger.program(t0, end, prescription.rate_at(day, ms_of_day), self.concentration)
+            rate = prescription.rate_at(day, ms_of_day)
+            self.ledger.program(t0, end, rate, self.concentration)
+            if self.catheter is not None:
+                self.catheter.program(t0, end, rate)
             t0 = end
 
     # ------------------------------------------------------------- events
@@ -324,7 +356,10 @@ class Run:
         if do == "occlude":
             mech.occlude()
         elif do == "clear_occlusion":
-            self.ledger.deliver(self.time.t_ms, mech.clear_occlusion(), self.concentration)
+            released = mech.clear_occlusion()
+            self.ledger.deliver(self.time.t_ms, released, self.concentration)
+            if self.catheter is not None and released:
+                self.catheter.push(self.time.t_ms, released, self.concentration)
         elif do == "press":
             if self.off_until is None:  # a press on a dead board is lost
                 self.board.press_ack()
@@ -438,6 +473,10 @@ class Run:
             "wakes": self.wakes,
             "replies": [r.decode().strip() for r in self.replies if r is not None],
             "commands": [[t, name, None if r is None else r.decode().strip()] for t, name, r in self.sent],
+            # at the catheter tip, when the scenario describes the line (hw/sim/catheter.py)
+            "tip": None if self.catheter is None else {
+                "daily": self.catheter.tip_daily, "hourly": self.catheter.tip_hourly,
+                "programmed_hourly": self.catheter.programmed_hourly},
             "trace": None if self.trace is None else self.trace.as_lists(),
             # the refill-visit card at the end of the run, when the scenario asks (tools/sim.py --card)
             "card": self.commands.handle_line(b'{"cmd": "card"}', ctl.now_s()).decode().strip()
