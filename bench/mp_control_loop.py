@@ -19,7 +19,9 @@ Controller.advance to look at every wake-up:
 - `time`: time.ticks_us() around each advance(), with no collection forced,
   so the collector's own pauses fall where they would on a board;
   `advance_us` is a histogram, [[us, wake-ups], ...] (the last bucket
-  counts everything from HISTOGRAM_US - 1 us up).
+  counts everything from HISTOGRAM_US - 1 us up); `heap_seen` also holds
+  the board's wake-ups with the watchdog's cap on a sleep and the step
+  edges' timing (see run()).
 Prints one JSON object.
 """
 import binascii
@@ -93,18 +95,36 @@ def program(ctl, setup, peak=None):
     return commands
 
 
-def run(board, advance, duration_ms):
-    """Wake the controller when it asks until duration_ms; returns wake-ups."""
-    clock, stepper = board.time, board.stepper
-    wakes = 0
-    while clock.t_ms < duration_ms:
-        day, ms = clock.day_ms()
-        wake_t = clock.run_ms(day, advance(day, ms))
+def run(board, advance, duration_ms, seen):
+    """Wake the controller when it asks until duration_ms, reading the
+    board's own wall clock (the DS3231 found at boot, flash writes that take
+    their ms); returns its passes. The board between two passes sleeps in
+    slices the watchdog allows: `board_wakes` counts every wake-up of the
+    board, the feed-only ones and the passes. `handoff_ms` is the longest
+    time between a pass's clock reading and its hand-off of pulses (what an
+    edge timed from the hand-off would be late by); `late_ms` the latest an
+    edge was handed over after its due time."""
+    time_, stepper = board.time, board.stepper
+    cap = board.watchdog.max_sleep_ms
+    wakes = board_wakes = 0
+    while time_.t_ms < duration_ms:
+        day, ms = board.clock.now()
+        read_t = time_.t_ms
+        wake_ms = advance(day, ms)
         wakes += 1
+        spent = time_.t_ms - read_t
+        if spent > seen["handoff_ms"]:
+            seen["handoff_ms"] = spent
+        wake_t = read_t + wake_ms - ms
         t_next = wake_t if wake_t < duration_ms else duration_ms
+        if t_next < time_.t_ms:
+            t_next = time_.t_ms
+        board_wakes += (t_next - time_.t_ms + cap - 1) // cap
         for _t, forward in stepper.due_before(t_next):
             stepper.emit(forward)
-        clock.t_ms = t_next
+        time_.t_ms = t_next
+    seen["board_wakes"] = board_wakes
+    seen["late_ms"] = stepper.late_ms
     return wakes
 
 
@@ -124,7 +144,8 @@ def main(argv):
     board = SimBoard(scenario["start_day"], scenario["start_ms"], scenario["seed"], scenario["fill_nl"],
                      scenario["calibration"])
     ctl = Controller(board, *board.time.day_ms())
-    seen = out["heap_seen"] = {"programming_max": 0, "live_max": 0, "peak_max": 0, "alloc_max": 0}
+    seen = out["heap_seen"] = {"programming_max": 0, "live_max": 0, "peak_max": 0, "alloc_max": 0,
+                               "handoff_ms": 0}
     # the command handler stays alive through the run, as on a board
     _handler = program(ctl, scenario["setup"], seen if mode == "heap" else None)
     gc.collect()
@@ -133,7 +154,7 @@ def main(argv):
         advance = heap_probe(ctl.advance, seen)
     else:
         advance = timer(ctl.advance, histogram)
-    out["wakes"] = run(board, advance, scenario["duration_ms"])
+    out["wakes"] = run(board, advance, scenario["duration_ms"], seen)
     if mode == "time":
         out["advance_us"] = [[us, n] for us, n in enumerate(histogram) if n]
     print(json.dumps(out))

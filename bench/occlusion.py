@@ -75,7 +75,9 @@ def example_rates():
             raw = json.load(f)
         concentrations = {raw["reservoir"]["concentration_mcg_per_ml"]}
         concentrations.update(e["concentration_mcg_per_ml"] for e in raw.get("events", []) if e["do"] == "refill")
-        for step in raw["prescription"]["steps"]:
+        program = raw["prescription"]
+        days = [program["steps"]] if "steps" in program else program["week"].values()  # daily or weekly
+        for step in [step for day in days for step in day]:
             for conc in concentrations:
                 found.add((round(step["mcg_per_h"] * 1000), round(conc)))
     return sorted(found, key=lambda rc: rc[0] / rc[1])

@@ -96,7 +96,7 @@ def serve(hardware, ctl, commands, until=None):
                 last_control_s = now_s
                 serial.write(CONSOLE_LOCKED_REPLY)
             else:
-                serial.write(commands.handle_line(line, now_s, serial.cut))
+                commands.reply_to(serial.write, line, now_s, serial.cut)
             continue  # advance at once: the command may have changed what is due
         hardware.sleep_until((wake_ms if wake_ms <= MS_PER_DAY else MS_PER_DAY) - ms)
 

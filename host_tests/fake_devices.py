@@ -21,10 +21,13 @@ def _unbcd(byte):
 
 class FakeDS3231:
     """A DS3231 whose seconds count with simulated time, `drift_ppm` fast
-    (negative: slow); registers encoded with CPython's datetime, independently
-    of the driver's own calendar code."""
+    (negative: slow), and `phase_ms` into its current second when it is
+    attached: the driver cannot know where in the second the chip is, as on
+    a board. Registers encoded with CPython's datetime, independently of the
+    driver's own calendar code. Writing the seconds restarts the chip's
+    second there (phase 0), as the real one does."""
 
-    def __init__(self, world, start, oscillator_stopped=False, twelve_hour=False, drift_ppm=0):
+    def __init__(self, world, start, oscillator_stopped=False, twelve_hour=False, drift_ppm=0, phase_ms=600):
         self.world = world
         self.drift_ppm = drift_ppm
         self.failing = False
@@ -33,14 +36,17 @@ class FakeDS3231:
         self.regs[0x0E] = 0x1C
         self.regs[0x0F] = 0x80 if oscillator_stopped else 0x00
         self.regs[0x11], self.regs[0x12] = 0x19, 0x40   # 25.25 degC
-        self._set_count(seconds_since_2000(start))
+        self._set_count(seconds_since_2000(start), phase_ms * 1000)
 
-    def _set_count(self, seconds):
-        self.base_s, self.base_us = seconds, self.world.now_us
+    def _set_count(self, seconds, phase_us=0):
+        self.base_s, self.base_us, self.phase_us = seconds, self.world.now_us, phase_us
+
+    def true_us(self):
+        """The chip's time since its count was set, in us (what its seconds floor)."""
+        return (self.world.now_us - self.base_us) * (1_000_000 + self.drift_ppm) // 1_000_000 + self.phase_us
 
     def seconds(self):
-        elapsed_us = (self.world.now_us - self.base_us) * (1_000_000 + self.drift_ppm) // 1_000_000
-        return self.base_s + elapsed_us // 1_000_000
+        return self.base_s + self.true_us() // 1_000_000
 
     def now(self):
         return _EPOCH + datetime.timedelta(seconds=self.seconds())

@@ -19,8 +19,8 @@ What is simulated, and how faithfully:
   - Timer: virtual timers firing at their due time; `hard=` is refused, as
     MicroPython 1.24's rp2 Timer has no such argument.
   - ADC channels return what the test wires to them; I2C talks to device
-    fakes (fake_devices.py) by address and raises OSError(ENODEV) where
-    nothing answers; WDT refuses rp2's illegal timeouts and records the
+    fakes (fake_devices.py) by address, takes the bus time of its bytes, and
+    raises OSError(ENODEV) where nothing answers; WDT refuses rp2's illegal timeouts and records the
     longest gap between feeds; lightsleep advances time with PIO frozen, as
     the real one stops it.
   - `rp2` is fake_rp2.py: it runs the drivers' PIO programs cycle by cycle.
@@ -39,8 +39,7 @@ from unittest import mock
 
 import fake_devices
 import fake_rp2
-
-TICKS_PERIOD = 1 << 30   # ticks_ms/ticks_us wrap here on the rp2 port
+from hw.sim.devices import TICKS_PERIOD, SimTicks  # ticks_ms/ticks_us wrap at TICKS_PERIOD on the rp2 port
 ENODEV = 19
 EIO = 5
 _world = None   # the World of the `installed()` block being run
@@ -72,14 +71,8 @@ class World:
     def ticks_us(self):
         return self.now_us % TICKS_PERIOD
 
-    @staticmethod
-    def ticks_add(ticks, delta):
-        return (ticks + delta) % TICKS_PERIOD
-
-    @staticmethod
-    def ticks_diff(end, start):
-        half = TICKS_PERIOD // 2
-        return (end - start + half) % TICKS_PERIOD - half
+    ticks_add = staticmethod(SimTicks.ticks_add)  # the same wrap arithmetic as the simulated board's
+    ticks_diff = staticmethod(SimTicks.ticks_diff)
 
     def sleep_ms(self, ms):
         self.advance_us(ms * 1000)
@@ -309,15 +302,24 @@ class FakeI2C:
             raise OSError(EIO, "EIO")
         return device
 
+    def _spend(self, count):
+        """The bus time of a transaction (address, register, data, restart):
+        9 clocks a byte. A device latches what it sends at the start."""
+        _world.advance_us((count + 3) * 9 * 1_000_000 // self.frequency)
+
     def readfrom_mem_into(self, address, register, buf):
         data = self._device(address).read(register, len(buf))
         buf[:] = data
+        self._spend(len(buf))
 
     def readfrom_mem(self, address, register, count):
-        return self._device(address).read(register, count)
+        data = self._device(address).read(register, count)
+        self._spend(count)
+        return data
 
     def writeto_mem(self, address, register, buf):
         self._device(address).write(register, bytes(buf))
+        self._spend(len(buf))
 
     def scan(self):
         return sorted(_world.i2c_devices)
@@ -371,6 +373,7 @@ def _machine_module(world):
     # lightsleep stops clk_sys: PIO and PWM freeze; the timer alarm wakes it.
     machine.lightsleep = mock.Mock(side_effect=lambda ms: world.advance_us(ms * 1000, run_pio=False))
     machine.reset = mock.Mock()  # the tests look at whether the firmware asked for it
+    machine.unique_id = lambda: b"\xe6\x61\x38\x52\x83\x1f\x4a\x2c"  # the flash chip's 8-byte id
     return machine
 
 

@@ -31,6 +31,15 @@ def ds3231(hw):
     return hw.load("hw.ds3231").DS3231(i2c(hw))
 
 
+def read_s(rtc):
+    rtc.read()
+    return rtc.day * 86_400 + rtc.second
+
+
+def write_s(rtc, seconds):
+    rtc.write(*divmod(seconds, 86_400))
+
+
 def wallclock(hw, rtc):
     return hw.load("hw.wallclock").WallClock(rtc)
 
@@ -58,14 +67,14 @@ def test_day_count_matches_the_gregorian_calendar(date):
 ])
 def test_bcd_registers_decode_to_seconds_since_2000(hw, when):
     attach_rtc(hw, when)
-    assert ds3231(hw).read_s() == fake_devices.seconds_since_2000(when)
+    assert read_s(ds3231(hw)) == fake_devices.seconds_since_2000(when)
 
 
 @pytest.mark.parametrize("hour", [0, 1, 11, 12, 13, 23])
 def test_twelve_hour_mode_registers_decode_to_the_right_hour(hw, hour):
     when = datetime.datetime(2026, 3, 2, hour, 15, 9)
     attach_rtc(hw, when, twelve_hour=True)
-    assert ds3231(hw).read_s() == fake_devices.seconds_since_2000(when)
+    assert read_s(ds3231(hw)) == fake_devices.seconds_since_2000(when)
 
 
 def test_a_missing_ds3231_is_a_clock_fault_at_start_up(hw):
@@ -90,44 +99,50 @@ def test_write_sets_the_time_in_24_hour_mode_and_clears_the_oscillator_stop_flag
     rtc = ds3231(hw)
     assert rtc.oscillator_stopped
     when = datetime.datetime(2031, 12, 31, 21, 45, 30)
-    rtc.write_s(fake_devices.seconds_since_2000(when))
+    write_s(rtc, fake_devices.seconds_since_2000(when))
     assert device.now() == when
     assert device.regs[2] & 0x40 == 0
     assert device.regs[0x0F] & 0x80 == 0
-    assert rtc.read_s() == fake_devices.seconds_since_2000(when) and not rtc.oscillator_stopped
+    assert read_s(rtc) == fake_devices.seconds_since_2000(when) and not rtc.oscillator_stopped
 
 
 def test_write_stores_the_weekday_monday_first(hw):
     device = attach_rtc(hw)
     rtc = ds3231(hw)
     saturday = datetime.datetime(2000, 1, 1)
-    rtc.write_s(0)
+    write_s(rtc, 0)
     assert device.regs[3] == saturday.isoweekday() == 6
 
 
+def chip_day_ms(device):
+    """The chip's own continuous time, as (day, ms of day)."""
+    return divmod(device.base_s * 1000 + device.true_us() // 1000, 86_400_000)
+
+
 def test_now_adds_the_ms_the_ticks_count_within_the_rtc_second(hw):
-    attach_rtc(hw)
+    device = attach_rtc(hw)
     clock = wallclock(hw, ds3231(hw))
     hw.advance_ms(1_234)
-    assert clock.now() == as_day_ms(START + datetime.timedelta(milliseconds=1_234))
+    day, ms = clock.now()
+    chip_day, chip_ms = chip_day_ms(device)
+    assert day == chip_day and 0 <= chip_ms - ms <= 2   # the boot found the chip's phase
     assert clock.valid()
 
 
-def test_the_sub_second_phase_is_found_when_the_rtc_ticks(hw):
-    device = attach_rtc(hw)
-    hw.advance_ms(400)            # the clock starts 400 ms into an RTC second
+def test_the_sub_second_phase_is_found_at_boot(hw):
+    device = attach_rtc(hw, phase_ms=400)   # the clock starts 400 ms into an RTC second
     clock = wallclock(hw, ds3231(hw))
     for _ in range(12):
         hw.advance_ms(100)
-        clock.now()
-    true_ms = (hw.now_us - device.base_us) // 1000
-    day, ms = clock.now()
-    assert abs(ms - (as_day_ms(START)[1] + true_ms)) <= 100
+        day, ms = clock.now()
+        assert 0 <= chip_day_ms(device)[1] - ms <= 2
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(1, 4_000), min_size=5, max_size=60), st.sampled_from([-20_000, 0, 20_000]))
+@given(st.lists(st.integers(1, 4_000), min_size=5, max_size=60), st.sampled_from([-100, 0, 100]))
 def test_the_clock_never_runs_backwards_and_stays_within_a_second_of_the_rtc(steps_ms, drift_ppm):
+    """(Behind the chip's second by a few ms at most: a correction forward is
+    slewed, hw.wallclock.)"""
     with fake_machine.installed() as hw:
         device = attach_rtc(hw, drift_ppm=drift_ppm)
         clock = wallclock(hw, ds3231(hw))
@@ -137,18 +152,20 @@ def test_the_clock_never_runs_backwards_and_stays_within_a_second_of_the_rtc(ste
             now = clock.now()
             assert now >= last
             rtc_ms = fake_devices.seconds_since_2000(device.now()) * 1000
-            assert 0 <= now[0] * 86_400_000 + now[1] - rtc_ms < 1000
+            assert -10 <= now[0] * 86_400_000 + now[1] - rtc_ms < 1000
             last = now
 
 
 def test_the_clock_keeps_counting_across_the_ticks_wrap():
     with fake_machine.installed(start_ms=fake_machine.TICKS_PERIOD - 30_000) as hw:
-        attach_rtc(hw)
+        device = attach_rtc(hw)
         clock = wallclock(hw, ds3231(hw))
         for _ in range(20):   # 60 s, across the 2**30 ms wrap
             hw.advance_ms(3_000)
             clock.now()
-        assert clock.now() == as_day_ms(START + datetime.timedelta(seconds=60))
+        day, ms = clock.now()
+        chip_day, chip_ms = chip_day_ms(device)
+        assert day == chip_day and 0 <= chip_ms - ms <= 2
 
 
 def test_when_the_rtc_stops_answering_time_runs_on_from_ticks_and_is_not_valid(hw):
@@ -156,11 +173,13 @@ def test_when_the_rtc_stops_answering_time_runs_on_from_ticks_and_is_not_valid(h
     clock = wallclock(hw, ds3231(hw))
     device.failing = True
     hw.advance_ms(5_500)
-    assert clock.now() == as_day_ms(START + datetime.timedelta(milliseconds=5_500))
+    day, ms = clock.now()
+    assert day == chip_day_ms(device)[0] and 0 <= chip_day_ms(device)[1] - ms <= 2
     assert not clock.valid()
     device.failing = False
     hw.advance_ms(500)
-    assert clock.now() == as_day_ms(START + datetime.timedelta(seconds=6))
+    day, ms = clock.now()
+    assert day == chip_day_ms(device)[0] and 0 <= chip_day_ms(device)[1] - ms <= 2
     assert clock.valid()
 
 
@@ -179,7 +198,8 @@ def test_set_waits_for_the_next_whole_second_so_the_ms_are_exact(hw):
     clock.set(9_500, 12_345_678)
     assert clock.now() == (9_500, 12_346_000)
     hw.advance_ms(2_500)
-    assert clock.now() == (9_500, 12_348_500)
+    day, ms = clock.now()
+    assert day == 9_500 and abs(ms - 12_348_500) <= 1  # the bus time of the reads, ticks in whole ms
     assert fake_devices.seconds_since_2000(device.now()) == 9_500 * 86_400 + 12_348
 
 

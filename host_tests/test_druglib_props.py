@@ -135,7 +135,7 @@ class Pump:
         low_ng, high_ng = HARD_DAILY_NG[oracle_origin(self.patient)]
         assert self.patient["age_years"] >= 4
         assert low_ng <= prescription.daily_ng() <= high_ng
-        assert prescription.daily_ng_x_ms() % 3_600_000 == 0
+        assert prescription.day_ng_x_ms(0) % 3_600_000 == 0
         for _start, rate in prescription.steps:
             assert rate * 1000 <= 1_000_000 * self.concentration           # <= 1 mL/h
             assert rate * 1000 * STEPS_PER_ML >= 1_000_000 * self.concentration  # >= 1 step/h

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from mpenv import ROOT
+from pump.units import iso_to_clock_s
 from simboard import running_firmware  # noqa: E402
 from unixboard import deployed_board, needs_socat  # noqa: E402
 
@@ -45,6 +46,7 @@ def pump(deployed, tmp_path_factory):
             if check:
                 assert result.returncode == 0, result.stdout + result.stderr
             return json.loads(result.stdout) if result.stdout.strip() else None
+        pumpctl.port = port
         yield pumpctl
 
 
@@ -102,3 +104,25 @@ def test_the_pump_keeps_its_records_in_its_own_filesystem(pump, deployed):
     assert {"state.a", "state.b"} & set(names) and any(n.startswith("events") for n in names)
     kinds = [entry["event"] for entry in pump("log", "-n", "50")["entries"]]
     assert "prescription" in kinds and "alarm_raised" in kinds and "alarm_acknowledged" in kinds
+
+
+@needs_socat
+def test_a_weekly_program_and_its_refill_card_over_the_pty(pump, tmp_path):
+    reply = pump("set-prescription", "--day", "mon-fri", "00:00=30", "07:00=20", "--day", "sat,sun", "00:00=30",
+                 "09:00=25")
+    assert reply["program"] == "weekly" and reply["week_mcg"] == 5 * 550 + 2 * 645
+    card = pump("card")
+    assert card["program"] == "weekly" and [day["daily_mcg"] for day in card["days"]] == [550] * 5 + [645] * 2
+    assert card["serial"].startswith("SIM-") and card["firmware"] == pump("version")["firmware"]
+    assert card["state"] == "delivering" and card["time"] < card["refill_by"] < card["empty_at"]
+    # what is left, at between the lightest and the heaviest day, lasts about as long as the card says
+    left_mcg = card["reservoir_ml"] * card["concentration_mcg_per_ml"]
+    days_left = (iso_to_clock_s(card["empty_at"]) - iso_to_clock_s(card["time"])) / 86_400
+    assert left_mcg / 645 - 0.1 <= days_left <= left_mcg / 550 + 0.1
+    png = tmp_path / "card.png"
+    port = pump.port
+    result = subprocess.run(PUMPCTL + ["--port", port, "--timeout", "10", "card", "--png", str(png)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("REFILL-VISIT CARD") and "Program        weekly, 4040 mcg a week" in result.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -238,8 +238,10 @@ def test_every_step_goes_out_with_dir_at_the_forward_level(pump):
     assert {pump.hw.pin(DIR).level_before(t) for t in run.steps_us} == {forward}
 
 
-@pytest.mark.parametrize("visit, idles", [(USUAL, False), (SLOW, True)],
-                         ids=["usual_rate_always_pending", "slow_rate_idle_between_steps"])
+# steps more than 3 s apart are queued one at a time, so EN is released
+# between them (pump.controller EN_IDLE_MS): 30 mcg/h of 500 is one in 4.7 s
+@pytest.mark.parametrize("visit, idles", [(USUAL, True), (SLOW, True)],
+                         ids=["usual_rate_idle_between_steps", "slow_rate_idle_between_steps"])
 def test_enable_is_asserted_exactly_while_pulses_are_pending(pump, visit, idles):
     pump.boot()
     run = Delivery(pump, visit)
@@ -255,13 +257,12 @@ def test_enable_is_released_when_delivery_stops_and_no_step_follows(pump):
     pump.boot()
     run = Delivery(pump, minutes=6)
     enable = pump.hw.pin(EN)
-    assert enable.value() == 0
     assert pump.ask("stop", {"reason": "end of the bench run"})["ok"] is True
     stopped_us = pump.hw.now_us
     assert enable.value() == 1 and pump.board.stepper.pending() == 0
     pump.serve_for(10 * 60_000)
     assert pump.hw.pin(STEP).rising_edges_us() == run.steps_us
-    assert enable.history[-1] == (stopped_us, 1)            # never asserted again
+    assert [level for t, level in enable.history if t > stopped_us] == []  # never asserted again
 
 
 def test_the_loop_feeds_the_watchdog_within_its_timeout_throughout(pump):

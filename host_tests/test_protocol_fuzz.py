@@ -42,6 +42,9 @@ by_kind = {
     P.FLAG: st.booleans() | st.integers(0, 1),
     P.CHOICE: st.sampled_from(["pressure", "stall", "empty", "clear", "fire"]),
     P.STEPS: steps,
+    # a week, now and then a day short or a day misnamed
+    P.WEEK: st.dictionaries(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun", "lun"]), steps,
+                            min_size=6, max_size=8),
 }
 
 

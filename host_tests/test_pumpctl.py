@@ -217,7 +217,32 @@ PLAN_WITHOUT_ITS_OPTIONS = (
     (["plan", "taper"], "plan taper needs --days"),
     (["plan", "flex_preview", "--days", "14"], "plan flex_preview needs --effects"),
     (["plan", "csf_curve"], "plan csf_curve needs --hours"),
+    (["plan", "flex_week_preview"], "plan flex_week_preview needs --week-effects"),
+    (["plan", "flex_week_preview", "--week-effects", "mon-sat", "01:00=40"],
+     "--week-effects needs every day of the week; sun missing"),
 )
+
+# set-prescription argv -> the usage error, before anything is sent
+WEEKLY_USAGE_ERRORS = (
+    ([], "give the daily steps (HH:MM=MCG_PER_H ...) or a week (--day DAYS HH:MM=MCG_PER_H ...)"),
+    (["00:00=30", "--day", "mon-sun", "00:00=30"], "give the daily steps or --day, not both"),
+    (["--day", "mon-fri", "00:00=30"], "--day needs every day of the week; sat, sun missing"),
+    (["--day", "mon-sun", "00:00=30", "--day", "sun", "00:00=20"], "--day sun is given twice"),
+    (["--day", "00:00=30"], "--day wants the days first, like mon-fri 00:00=30"),
+    (["--day", "monday", "00:00=30"], "--day 'monday' is not a day, a range like mon-fri or a list like sat,sun"),
+    (["--day", "mon-sun"], "--day mon-sun: give its steps, like 00:00=30"),
+    (["--day", "mon-sun", "7am"], "--day mon-sun: expected HH:MM=MCG_PER_H (like 07:00=20), got '7am'"),
+)
+
+
+@pytest.mark.parametrize("argv, message", WEEKLY_USAGE_ERRORS)
+def test_a_malformed_week_is_a_usage_error_naming_the_problem(argv, message, key_file, capsys):
+    pump = Pump()
+    with pytest.raises(SystemExit) as stop:
+        pump.run("--key-file", key_file, "set-prescription", *argv)
+    assert stop.value.code == pumpctl.EXIT_USAGE
+    assert capsys.readouterr().err.endswith("error: %s\n" % message)
+    assert pump.serial.written == []
 
 
 @pytest.mark.parametrize("argv, message", PLAN_WITHOUT_ITS_OPTIONS)
@@ -234,6 +259,31 @@ def test_plan_options_needed_are_the_fields_the_pump_needs():
     fields = COMMANDS["plan"][1]
     for what, options in pumpctl.PLAN_NEEDS:
         assert tuple(fields[option[2:].replace("-", "_")][1] for option in options) == PLAN_NEEDS[what], what
+
+
+CARD = {"drug": "baclofen, intrathecal", "concentration_mcg_per_ml": 500, "reservoir_ml": 12.5, "capacity_ml": 20,
+        "state": "delivering", "empty_at": "2026-03-21T08:47:59", "low_alarm_at": "2026-03-17T08:47:59",
+        "refill_by": "2026-03-14T08:47:59", "alarm_lead_days": 7, "serial": "e6613852831f4a2c",
+        "firmware": "0.1.0", "time": "2026-03-09T08:00:00", "program": "weekly", "week_mcg": 4200,
+        "days": [{"day": day, "daily_mcg": 600, "steps": [{"start": "00:00", "mcg_per_h": 25}]}
+                 for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]}
+
+
+def test_the_card_prints_as_a_card_and_as_a_page(tmp_path, capsys):
+    png = tmp_path / "card.png"
+    assert Pump({"card": CARD}).run("card", "--png", str(png)) == pumpctl.EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("REFILL-VISIT CARD") and out[0].endswith("Mon 2026-03-09 08:00")
+    assert "Program        weekly, 4200 mcg a week" in out
+    assert "  sat            600 mcg/day   00:00 25 mcg/h" in out
+    assert "Empty          Sat 2026-03-21 08:47 (projected)" in out
+    assert "Refill by      Sat 2026-03-14 08:47 (7 days before empty: the alarm's lead)" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_card_that_cannot_be_written_is_a_file_failure(capsys):
+    assert Pump({"card": CARD}).run("card", "--png", "/nonexistent/dir/card.png") == pumpctl.EXIT_LINK
+    assert capsys.readouterr().err.startswith("pumpctl: ")
 
 
 def test_board_chatter_before_the_reply_is_skipped(capsys):
@@ -270,9 +320,16 @@ SUBCOMMANDS = (
      {"origin": "spinal", "age_years": 40, "days_since_implant": None, "starting_ng_per_day": 120500,
       "new_patient": True, "reason": "another patient", "override": "reviewed"}),
     (["set-prescription", "07:00=20", "00:00=30.5"], "set_prescription",
-     {"steps": ((0, 30500), (25200000, 20000)), "kind": None, "dilution": False, "override": None}),
+     {"steps": ((0, 30500), (25200000, 20000)), "week": None, "kind": None, "dilution": False, "override": None}),
     (["set-prescription", "00:00=40", "--kind", "refill", "--dilution", "--override", "titrating"],
-     "set_prescription", {"steps": ((0, 40000),), "kind": "refill", "dilution": True, "override": "titrating"}),
+     "set_prescription", {"steps": ((0, 40000),), "week": None, "kind": "refill", "dilution": True,
+                          "override": "titrating"}),
+    (["set-prescription", "--day", "mon-fri", "00:00=30", "07:00=20", "--day", "sat,sun", "09:00=25"],
+     "set_prescription", {"steps": None, "week": ((((0, 30000), (25200000, 20000)),) * 5 + (((32400000, 25000),),) * 2),
+                          "kind": None, "dilution": False, "override": None}),
+    (["set-prescription", "--day", "sat-mon", "00:00=30", "--day", "tue-fri", "00:00=20"],
+     "set_prescription", {"steps": None, "week": (((0, 30000),),) + (((0, 20000),),) * 4 + (((0, 30000),),) * 2,
+                          "kind": None, "dilution": False, "override": None}),
     (["refill", "--add-ml", "15", "--concentration", "500"], "refill",
      {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": False, "confirm": False, "override": None}),
     (["refill", "--add-ml", "0.5", "--concentration", "1250", "--dilution", "--confirm", "--override", "stock"],
@@ -293,15 +350,22 @@ SUBCOMMANDS = (
     (["bench", "outage", "--min", "720"], "bench", {"fault": "outage", "mpsi": None, "mv": None, "mc": None, "min": 720}),
     (["bench", "clear"], "bench", {"fault": "clear", "mpsi": None, "mv": None, "mc": None, "min": None}),
     (["selftest"], "selftest", {}),
+    (["--json", "card"], "card", {}),
     (["plan", "starting_dose", "--screening-mcg", "50", "--effect-h", "6"], "plan",
-     {"what": "starting_dose", "screening_ng": 50000, "effect_h": 6, "days": None, "hours": None, "effects": None}),
+     {"what": "starting_dose", "screening_ng": 50000, "effect_h": 6, "days": None, "hours": None, "effects": None,
+      "week_effects": None}),
     (["plan", "flex_preview", "--effects", "22:00=40"], "plan",
      {"what": "flex_preview", "screening_ng": None, "effect_h": None, "days": None, "hours": None,
-      "effects": ((79200000, 40000),)}),
+      "effects": ((79200000, 40000),), "week_effects": None}),
+    (["plan", "flex_week_preview", "--week-effects", "mon-sun", "01:00=40"], "plan",
+     {"what": "flex_week_preview", "screening_ng": None, "effect_h": None, "days": None, "hours": None,
+      "effects": None, "week_effects": (((3600000, 40000),),) * 7}),
     (["plan", "taper", "--days", "14"], "plan",
-     {"what": "taper", "screening_ng": None, "effect_h": None, "days": 14, "hours": None, "effects": None}),
+     {"what": "taper", "screening_ng": None, "effect_h": None, "days": 14, "hours": None, "effects": None,
+      "week_effects": None}),
     (["plan", "csf_curve", "--hours", "12"], "plan",
-     {"what": "csf_curve", "screening_ng": None, "effect_h": None, "days": None, "hours": 12, "effects": None}),
+     {"what": "csf_curve", "screening_ng": None, "effect_h": None, "days": None, "hours": 12, "effects": None,
+      "week_effects": None}),
 )
 
 
@@ -343,7 +407,7 @@ def test_every_pump_command_has_a_subcommand():
 
 FAKE_BOARD = """
 import sys, binascii
-from pump.protocol import Protocol
+from pump.protocol import MAX_LINE_BYTES, Protocol
 from test_protocol import RecordingHandler, MemoryCounter
 protocol = Protocol(RecordingHandler(), binascii.unhexlify(sys.argv[1]), MemoryCounter())
 while True:

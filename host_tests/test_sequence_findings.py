@@ -16,9 +16,6 @@ from seqcheck import Broken, CheckedRun
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOUND = os.path.join(ROOT, "tools", "scenarios", "sequences")
 STILL_BROKEN = {
-    "calibration_low.json": "reservoir",  # defect 14, real-chip
-    "clock_forward_a_minute.json": "over_delivery",  # F4, real-chip
-    "stall_ack_hides_the_stop.json": "silent_stop",  # F1, silent-stops
 }
 
 

@@ -67,6 +67,7 @@ class DS3231:
         self._time = bytearray(_TIME_BYTES)
         self._byte = bytearray(1)
         self.oscillator_stopped = False
+        self.day = self.second = 0
         try:
             i2c.readfrom_mem_into(address, _REG_TIME, self._regs)
             i2c.readfrom_mem_into(address, _REG_TEMP_LSB, self._byte)
@@ -76,26 +77,25 @@ class DS3231:
             raise StartupFault("clock_fault", "the device at I2C 0x%02x is not a DS3231" % address)
         self.oscillator_stopped = bool(self._regs[_REG_STATUS] & _STATUS_OSF)
 
-    def read_s(self):
-        """Seconds since 2000-01-01 00:00:00; refreshes `oscillator_stopped`.
-
-        One I2C transaction; raises OSError if the chip stops answering.
-        """
+    def read(self):
+        """Read the time into `day` (since 2000-01-01) and `second` (of the
+        day): two small ints, where seconds since 2000 pass 2**30 in 2034
+        and would be a long int on every read. Refreshes
+        `oscillator_stopped`. One I2C transaction; raises OSError if the
+        chip stops answering."""
         regs = self._regs
         self._i2c.readfrom_mem_into(self._address, _REG_TIME, regs)
         self.oscillator_stopped = bool(regs[_REG_STATUS] & _STATUS_OSF)
         year = 2000 + _from_bcd(regs[6]) + (100 if regs[5] & _MONTH_CENTURY else 0)
-        day = days_from_date(year, _from_bcd(regs[5] & 0x1F), _from_bcd(regs[4]))
-        return (day * S_PER_DAY + _hour(regs[2]) * 3600
-                + _from_bcd(regs[1]) * 60 + _from_bcd(regs[0]))
+        self.day = days_from_date(year, _from_bcd(regs[5] & 0x1F), _from_bcd(regs[4]))
+        self.second = _hour(regs[2]) * 3600 + _from_bcd(regs[1]) * 60 + _from_bcd(regs[0])
 
-    def write_s(self, seconds):
+    def write(self, day, second_of_day):
         """Set the time (24-hour mode), keep the oscillator on battery, clear OSF.
 
         Writing the seconds register restarts the chip's one-second countdown,
         so the next tick comes a full second after this write.
         """
-        day, second_of_day = divmod(seconds, S_PER_DAY)
         year, month, date = date_from_days(day)
         t = self._time
         t[0] = _to_bcd(second_of_day % 60)

@@ -28,6 +28,7 @@ import time
 from machine import Pin, disable_irq, enable_irq
 import rp2
 
+from hw.wallclock import WallClock  # the type of Stepper.clock
 from pump.compat import const
 
 PIO_FREQ_HZ = const(10_000)
@@ -79,6 +80,7 @@ class Stepper:
         self._last_due_ms = 0
         self._stall_seen = False
         self.forced_stall = False  # bench injection (protocol `bench`, jumper only)
+        self.clock = None  # type: WallClock | None  # board.clock: offsets count from its last reading
         enable_pin.value(1)
         self._sm = rp2.StateMachine(sm_id)
         self._start()
@@ -96,10 +98,15 @@ class Stepper:
     def pulse(self, offsets_ms, count, forward=True):
         """Queue `count` pulses at offsets_ms[0:count] ms from now.
 
-        Offsets must not decrease and stay within a day. The caller may
-        reuse `offsets_ms` as soon as this returns. Pulses added while others
-        are pending follow them (same direction only). Returns how many were
-        queued: 0 when the limit switch in that direction is active.
+        Offsets must not decrease and stay within a day. They count from
+        the last reading of `clock` (board.clock, when the board wired one):
+        the controller computed them for that reading, and whatever came
+        between it and this hand-off (a flash write takes tens of ms) is
+        taken off, so a pulse is not late by it; one already due goes out at
+        once. The caller may reuse `offsets_ms` as soon as this returns.
+        Pulses added while others are pending follow them (same direction
+        only). Returns how many were queued: 0 when the limit switch in that
+        direction is closed.
         """
         if count <= 0:
             return 0
@@ -108,36 +115,42 @@ class Stepper:
             return 0
         if count > self.capacity - self._queued:
             raise ValueError("step queue full")
+        now = time.ticks_ms()
+        spent = time.ticks_diff(now, self.clock.read_ticks) if self.clock is not None else 0
+        if spent < 0:
+            spent = 0
         previous = offsets_ms[0]
         if previous > MAX_OFFSET_MS:
             raise ValueError("step offset beyond a day")
+        first = previous - spent if previous > spent else 0  # from now
         ring = self._ring
         slot = self._ring_in
+        due = first
         for i in range(1, count):
             offset = offsets_ms[i]
             if offset < previous or offset > MAX_OFFSET_MS:
                 raise ValueError("step offsets must not decrease")
             slot = (slot + 1) % self.capacity
-            ring[slot] = _delay_word((offset - previous) * CYCLES_PER_MS - _GAP_OVERHEAD_CYCLES)
-            previous = offset
+            later = offset - spent if offset > spent else 0
+            ring[slot] = _delay_word((later - due) * CYCLES_PER_MS - _GAP_OVERHEAD_CYCLES)
+            previous, due = offset, later
         state = disable_irq()
         try:
             if self._pending and forward != self._forward:
                 raise ValueError("direction change with pulses pending")
-            now = time.ticks_ms()
             if self._pending:
-                gap_ms = time.ticks_diff(time.ticks_add(now, offsets_ms[0]), self._last_due_ms)
+                gap_ms = time.ticks_diff(time.ticks_add(now, first), self._last_due_ms)
                 ring[self._ring_in] = _delay_word(gap_ms * CYCLES_PER_MS - _GAP_OVERHEAD_CYCLES)
             else:
                 self._forward = forward
                 self._sign = 1 if forward else -1
                 self._dir.value(self._forward_level if forward else 1 - self._forward_level)
                 self._enable.value(0)
-                ring[self._ring_in] = _delay_word(offsets_ms[0] * CYCLES_PER_MS - _FIRST_OVERHEAD_CYCLES)
+                ring[self._ring_in] = _delay_word(first * CYCLES_PER_MS - _FIRST_OVERHEAD_CYCLES)
             self._ring_in = (slot + 1) % self.capacity
             self._queued += count
             self._pending += count
-            self._last_due_ms = time.ticks_add(now, offsets_ms[count - 1])
+            self._last_due_ms = time.ticks_add(now, due)
             self._feed_fifo()
         finally:
             enable_irq(state)

@@ -2,6 +2,8 @@
 
     pumpctl --port /dev/ttyACM0 status
     pumpctl --port /dev/ttyACM0 --key-file ~/pump-keys/board-07.key set-prescription 00:00=30 07:00=20
+    pumpctl --port /dev/ttyACM0 --key-file ~/pump-keys/board-07.key set-prescription \
+            --day mon-fri 00:00=30 07:00=20 --day sat,sun 00:00=30 09:00=25
     pumpctl --port /dev/ttyACM0 --key-file ~/pump-keys/board-07.key --json bolus 50
 
 --port takes a device path or a pyserial URL (socket://host:port, a pty
@@ -13,7 +15,7 @@ asked of the pump with the read-only `auth` command. Replies print as tables;
 --json prints the pump's reply line as it came.
 
 Exit codes: 0 done; 1 the pump refused the command; 2 bad usage; 3 the pump
-did not answer in time; 4 the port, key file or counter file failed.
+did not answer in time; 4 the port, key file, counter file or --png file failed.
 """
 import argparse
 import datetime
@@ -24,6 +26,7 @@ import sys
 
 import serial
 
+import card
 import logexport
 from pumplink import CounterFile, LinkError, NoAnswer, PumpLink, PumpRefused, needs_mac, read_key_file
 
@@ -51,6 +54,7 @@ PLAN_NEEDS = (
     ("starting_dose", ("--screening-mcg", "--effect-h")),
     ("taper", ("--days",)),
     ("flex_preview", ("--effects",)),
+    ("flex_week_preview", ("--week-effects",)),
     ("csf_curve", ("--hours",)),
 )
 
@@ -77,6 +81,66 @@ def step(text):
         raise argparse.ArgumentTypeError("expected HH:MM=MCG_PER_H (like 07:00=20), got %r" % text)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # pump.units.WEEKDAY_NAMES
+
+
+def day_steps(tokens):
+    """['mon-fri', '00:00=30', '07:00=20'] -> (['mon', ..., 'fri'], [steps]).
+    Days: a name, a range (mon-fri, sat-mon wraps), or a comma list of either."""
+    if not tokens or "=" in tokens[0]:
+        raise ValueError("wants the days first, like mon-fri 00:00=30")
+    days = []
+    for part in tokens[0].lower().split(","):
+        first, _sep, last = part.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise ValueError("%r is not a day, a range like mon-fri or a list like sat,sun" % tokens[0])
+        i = WEEKDAYS.index(first)
+        days.append(WEEKDAYS[i])
+        while last and WEEKDAYS[i] != last:
+            i = (i + 1) % 7
+            days.append(WEEKDAYS[i])
+    if len(tokens) < 2:
+        raise ValueError("%s: give its steps, like 00:00=30" % tokens[0])
+    try:
+        return days, [step(token) for token in tokens[1:]]
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError("%s: %s" % (tokens[0], exc))
+
+
+def week(day_options):
+    """The --day options as the wire's week object; every day exactly once."""
+    result = {}
+    for tokens in day_options:
+        days, steps = day_steps(tokens)
+        for day in days:
+            if day in result:
+                raise ValueError("%s is given twice" % day)
+            result[day] = steps
+    missing = [day for day in WEEKDAYS if day not in result]
+    if missing:
+        raise ValueError("needs every day of the week; %s missing" % ", ".join(missing))
+    return {day: result[day] for day in WEEKDAYS}
+
+
+def weekly_problem(options):
+    """The usage problem of a --day week, or of giving both forms or neither."""
+    if options.day and options.steps:
+        return "give the daily steps or --day, not both"
+    if not options.day and not options.steps:
+        return "give the daily steps (HH:MM=MCG_PER_H ...) or a week (--day DAYS HH:MM=MCG_PER_H ...)"
+    return week_problem(options.day, "--day")
+
+
+def week_problem(day_options, option):
+    """What is wrong with the week given as `option` (None: it was not given, or is right)."""
+    try:
+        if day_options:
+            week(day_options)
+    except ValueError as exc:
+        return "%s %s" % (option, exc)
+    return None
+
+
 def present(**args):
     """The arguments that were given (an option left out is not sent)."""
     return {name: value for name, value in args.items() if value is not None}
@@ -98,7 +162,8 @@ def build_parser():
 
     def command(cli_name, help_text, wire_name, build):
         sub = commands.add_parser(cli_name, help=help_text, description=help_text)
-        sub.set_defaults(wire=wire_name, build=build, usage_problem=lambda a: None)
+        sub.set_defaults(wire=wire_name, build=build, usage_problem=lambda a: None,
+                         show=lambda reply, options: render(reply))
         return sub
 
     for name, help_text in READ_ONLY + NO_ARGUMENTS:
@@ -107,6 +172,10 @@ def build_parser():
     sub.add_argument("-n", type=int, help="how many (default 10)")
     sub.add_argument("--before", type=int, metavar="SEQ", help="only entries older than this seq (the next page)")
     sub.add_argument("--export", metavar="FILE.csv|FILE.json", help="the whole log, oldest first, into this file")
+    sub = command("card", "the refill-visit card: drug, program, reservoir, empty and refill-by dates", "card",
+                  lambda a: {})
+    sub.set_defaults(show=show_card)
+    sub.add_argument("--png", metavar="FILE", help="also write the card as a one-page PNG")
     sub = command("patient", "who the pump treats (the drug library's rules depend on it)", "patient",
                   lambda a: present(origin=a.origin, age_years=a.age_years, days_since_implant=a.days_since_implant,
                                     starting_mcg_per_day=a.starting_mcg_per_day, new_patient=a.new_patient,
@@ -122,9 +191,14 @@ def build_parser():
     sub.add_argument("--reason", help="why the history is reset (logged)")
     sub.add_argument("--override", metavar="REASON",
                      help="keep the running program past a soft limit for this patient, with the reason logged")
-    sub = command("set-prescription", "program the daily schedule", "set_prescription",
-                  lambda a: present(steps=a.steps, kind=a.kind, dilution=a.dilution, override=a.override))
-    sub.add_argument("steps", nargs="+", type=step, metavar="HH:MM=MCG_PER_H")
+    sub = command("set-prescription", "program the daily or weekly schedule", "set_prescription",
+                  lambda a: present(steps=a.steps or None, week=week(a.day) if a.day else None, kind=a.kind,
+                                    dilution=a.dilution, override=a.override))
+    sub.set_defaults(usage_problem=weekly_problem)
+    sub.add_argument("steps", nargs="*", type=step, metavar="HH:MM=MCG_PER_H", help="a daily schedule")
+    sub.add_argument("--day", action="append", nargs="+", metavar="DAYS HH:MM=MCG_PER_H",
+                     help="a weekly schedule instead: the days (mon, mon-fri, sat,sun) and their steps; "
+                          "repeat until every day is given")
     sub.add_argument("--kind", choices=("titration", "refill", "taper", "restart"),
                      help="what kind of change this is (default titration)")
     sub.add_argument("--dilution", action="store_true", default=None, help="the drug is a declared dilution")
@@ -158,7 +232,8 @@ def build_parser():
     sub = command("plan", "clinician's planning aids: starting dose, drug-holiday taper, flex lead time, "
                           "CSF preview (they change nothing)", "plan",
                   lambda a: present(what=a.what, screening_mcg=a.screening_mcg, effect_h=a.effect_h,
-                                    days=a.days, hours=a.hours, effects=a.effects))
+                                    days=a.days, hours=a.hours, effects=a.effects,
+                                    week_effects=week(a.week_effects) if a.week_effects else None))
     sub.set_defaults(usage_problem=missing_plan_options)
     sub.add_argument("what", choices=[what for what, _needs in PLAN_NEEDS])
     sub.add_argument("--screening-mcg", type=number, help="starting_dose: the effective screening bolus")
@@ -167,6 +242,9 @@ def build_parser():
     sub.add_argument("--hours", type=int, help="csf_curve: how far ahead")
     sub.add_argument("--effects", nargs="+", type=step, metavar="HH:MM=MCG_PER_H",
                      help="flex_preview: the rate wanted from each time of effect")
+    sub.add_argument("--week-effects", action="append", nargs="+", metavar="DAYS HH:MM=MCG_PER_H",
+                     help="flex_week_preview: days (mon, mon-fri, sat,sun) and the rate wanted from each "
+                          "time of effect; repeat until every day is given")
     sub = command("bench", "inject a fault for a bench test (bench-enable jumper only; `clear` undoes it)",
                   "bench", lambda a: present(fault=a.fault, mpsi=a.mpsi, mv=a.mv, mc=a.mc, min=a.min))
     sub.add_argument("fault", choices=BENCH_FAULTS)
@@ -181,7 +259,16 @@ def missing_plan_options(options):
     """'plan WHAT needs --OPTION ...' when options WHAT needs were left out, else None."""
     missing = [option for option in dict(PLAN_NEEDS)[options.what]
                if getattr(options, option[2:].replace("-", "_")) is None]
-    return "plan %s needs %s" % (options.what, " and ".join(missing)) if missing else None
+    if missing:
+        return "plan %s needs %s" % (options.what, " and ".join(missing))
+    return week_problem(options.week_effects, "--week-effects")
+
+
+def show_card(reply, options):
+    """The card as text (and as a PNG when asked)."""
+    if options.png:
+        card.png(reply, options.png)
+    return card.text(reply)
 
 
 def open_serial(port, baud):
@@ -202,7 +289,8 @@ def text_of(value):
 
 
 # MicroPython's json writes a dict's keys in hash order: show the telling ones first.
-FIRST = ("time", "seq", "event", "detail", "note", "kind", "priority", "state", "delivering", "stopped_for", "rate_mcg_per_h",
+FIRST = ("time", "seq", "event", "detail", "note", "kind", "priority", "state", "delivering", "stopped_for", "stop", "stopped_since",
+         "stopped_minutes", "not_delivered_mcg", "rate_mcg_per_h",
          "daily_mcg", "remaining_ml", "alarms", "active", "verdict", "start", "for_effect_at", "day", "hour")
 
 
@@ -290,7 +378,10 @@ def main(argv=None, open_port=open_serial):
         return fail(exc, EXIT_LINK)
     finally:
         port.close()
-    print(raw if options.json else render(reply))
+    try:
+        print(raw if options.json else options.show(reply, options))
+    except OSError as exc:  # the PNG could not be written
+        return fail(exc, EXIT_LINK)
     return EXIT_OK
 
 

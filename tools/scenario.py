@@ -23,7 +23,7 @@ from boards.refpump_rp2040 import calibration as board_calibration  # noqa: E402
 from boards.refpump_rp2040.config import CALIBRATION_LIMITS, DEFAULT_CALIBRATION  # noqa: E402
 from pump import druglib  # noqa: E402
 from pump.prescription import Prescription  # noqa: E402
-from pump.units import UnitError, hhmm_to_ms, mcg_to_ng, ml_to_nl  # noqa: E402
+from pump.units import WEEKDAY_NAMES, UnitError, hhmm_to_ms, mcg_to_ng, ml_to_nl  # noqa: E402
 
 EPOCH = datetime.datetime(2000, 1, 1)
 CLOCK_END = datetime.datetime(2100, 1, 1)  # the pump's clock keeps years 2000-2099
@@ -55,6 +55,10 @@ def _section(properties, required=()):
             "additionalProperties": False}
 
 
+STEPS = {"type": "array", "minItems": 1, "items": _section(
+    {"start": {"type": "string"}, "mcg_per_h": NON_NEGATIVE}, ["start", "mcg_per_h"])}
+
+
 EVENT_FIELDS = {
     "occlude": {}, "clear_occlusion": {}, "stall": {}, "unstall": {}, "clock_fault": {}, "flash_failure": {},
     "crash": {},
@@ -78,9 +82,10 @@ SCHEMA = _section({
                          "days_since_implant": WHOLE}, ["origin", "age_years", "days_since_implant"]),
     "reservoir": _section({"capacity_ml": POSITIVE, "fill_ml": POSITIVE, "concentration_mcg_per_ml": POSITIVE,
                            "dilution": {"type": "boolean"}}, ["fill_ml", "concentration_mcg_per_ml"]),
-    "prescription": _section({"steps": {"type": "array", "minItems": 1, "items": _section(
-        {"start": {"type": "string"}, "mcg_per_h": NON_NEGATIVE}, ["start", "mcg_per_h"])},
-        "override": {"type": "string", "minLength": 1}}, ["steps"]),
+    # a daily schedule (steps) or a weekly one (week: the steps of each weekday)
+    "prescription": dict(_section({"steps": STEPS, "week": _section({day: STEPS for day in WEEKDAY_NAMES}, WEEKDAY_NAMES),
+                                   "override": {"type": "string", "minLength": 1}}),
+                         oneOf=[{"required": ["steps"]}, {"required": ["week"]}]),
     "settings": _section({"low_reservoir_ml": NON_NEGATIVE, "low_reservoir_days": WHOLE}),
     "board": _section({"steps_per_ml": {"type": "integer"}, "true_steps_per_ml": {"type": "integer"}}),
     "events": {"type": "array", "maxItems": MAX_EVENTS, "items": {
@@ -116,6 +121,9 @@ def check_structure(raw):
         if error.validator == "additionalProperties":
             unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             raise ScenarioError("%s: unknown field %s" % (_where(error), ", ".join(unknown)))
+        if error.validator == "oneOf":  # the prescription's two forms
+            raise ScenarioError("%s: give steps (a daily schedule) or week (one per weekday), not both"
+                                % _where(error))
         if error.validator == "maxItems":  # the message would quote every item
             raise ScenarioError("%s: %d items, at most %d" % (_where(error), len(error.instance), error.validator_value))
         raise ScenarioError("%s: %s" % (_where(error), shorten_numbers(error.message)))
@@ -181,6 +189,11 @@ def _event(event, i):
     return out
 
 
+def _steps(steps, where):
+    return [[_units(hhmm_to_ms, step["start"], "%s.%d.start" % (where, i)),
+             _units(mcg_to_ng, step["mcg_per_h"], "%s.%d.mcg_per_h" % (where, i))] for i, step in enumerate(steps)]
+
+
 def _whole(value, field):
     if value != int(value):
         raise ScenarioError("%s: whole mcg/mL only, got %r" % (field, value))
@@ -193,11 +206,11 @@ def normalise(raw):
     day, ms = _start(raw["start"])
     reservoir, patient = raw["reservoir"], raw["patient"]
     settings = raw.get("settings", {})
-    steps = []
-    for i, step in enumerate(raw["prescription"]["steps"]):
-        field = "prescription.steps.%d" % i
-        steps.append([_units(hhmm_to_ms, step["start"], field + ".start"),
-                      _units(mcg_to_ng, step["mcg_per_h"], field + ".mcg_per_h")])
+    if "week" in raw["prescription"]:
+        program = {"week": [_steps(raw["prescription"]["week"][day], "prescription.week." + day)
+                            for day in WEEKDAY_NAMES]}
+    else:
+        program = _steps(raw["prescription"]["steps"], "prescription.steps")
     board = raw.get("board", {})
     scenario = {
         "start_day": day, "start_ms": ms,
@@ -208,7 +221,7 @@ def normalise(raw):
         "fill_nl": _units(ml_to_nl, reservoir["fill_ml"], "reservoir.fill_ml"),
         "concentration_ng_per_ul": _whole(reservoir["concentration_mcg_per_ml"], "reservoir.concentration_mcg_per_ml"),
         "dilution": reservoir.get("dilution", False),
-        "prescription": steps,
+        "prescription": program,  # as Prescription.to_record() writes it
         "setup": _setup_commands(raw),
         "calibration": {"capacity_nl": _units(ml_to_nl, reservoir.get("capacity_ml", 20), "reservoir.capacity_ml")},
         "events": [_event(e, i) for i, e in enumerate(raw.get("events", []))],
@@ -258,7 +271,7 @@ def _setup_commands(raw):
     """How the clinician programs the new pump at the start of the run: the
     same protocol commands pumpctl sends, in the wire's units."""
     reservoir = raw["reservoir"]
-    prescription = {"steps": raw["prescription"]["steps"]}
+    prescription = {form: raw["prescription"][form] for form in ("steps", "week") if form in raw["prescription"]}
     if "override" in raw["prescription"]:
         prescription["override"] = raw["prescription"]["override"]
     refill = {"add_ml": reservoir["fill_ml"], "concentration_mcg_per_ml": reservoir["concentration_mcg_per_ml"],
@@ -277,7 +290,7 @@ def _check_with_druglib(scenario, override):
     """The drug library's verdict before the run, so a refused schedule is
     named as a field here rather than discovered by the pump at t=0."""
     steps_per_ml = scenario["calibration"].get("steps_per_ml", 12_732)
-    prescription = Prescription(scenario["prescription"])
+    prescription = Prescription.from_record(scenario["prescription"])
     found = druglib.check_prescription(prescription, scenario["patient"], scenario["concentration_ng_per_ul"],
                                        steps_per_ml, scenario["dilution"])
     decision = druglib.decide(found, override)

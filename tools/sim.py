@@ -5,6 +5,8 @@
                                   MicroPython unix port instead of this CPython
     --plot OUT.png                also draw the run (tools/simplot.py): dose per
                                   hour, dose error, reservoir, line pressure, alarms
+    --card [--card-png FILE]      then print the refill-visit card at the end of
+                                  the run (and write it as a one-page PNG)
 
 The scenario is checked and normalised to integers here; hw/sim/runner.py
 runs it and returns integers; the report is rendered here from them. So the
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import textwrap
 
+import card
 from mpenv import ROOT, build_mpy, micropython_command, micropython_env
 from scenario import EPOCH, ScenarioError, normalise, shorten_numbers
 
@@ -173,9 +176,14 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print the JSON report only")
     parser.add_argument("--interpreter", choices=("cpython", "micropython"), default="cpython")
     parser.add_argument("--plot", metavar="OUT.png", help="draw the run into this PNG")
+    parser.add_argument("--card", action="store_true", help="print the refill-visit card at the end of the run")
+    parser.add_argument("--card-png", metavar="FILE", help="and write it as a one-page PNG")
     args = parser.parse_args(argv)
+    if args.card_png and not args.card:
+        parser.error("--card-png goes with --card")
     try:
         raw, scenario = load_scenario(args.scenario)
+        scenario["card"] = args.card
         if args.plot:
             from simplot import sample_interval_ms
             scenario["trace_ms"] = sample_interval_ms(scenario["duration_ms"])
@@ -196,6 +204,24 @@ def main(argv=None):
             return 2
     print(json.dumps(rep, indent=2) if args.json else
           summary(rep, os.path.basename(args.scenario), raw.get("description")))
+    if args.card:
+        if results["card"] is None:
+            print("%s: no card: the pump is off at the end of the run" % args.scenario, file=sys.stderr)
+            return 1
+        return print_card(json.loads(results["card"]), args.card_png)
+    return 0
+
+
+def print_card(reply, png_path):
+    """The card the pump gives at the end of the run: its text, and the PNG."""
+    print()
+    print(card.text(reply))
+    if png_path:
+        try:
+            card.png(reply, png_path)
+        except OSError as exc:
+            print("%s: %s" % (png_path, exc.strerror), file=sys.stderr)
+            return 2
     return 0
 
 

@@ -55,19 +55,37 @@ class _BenchRTC:
     def oscillator_stopped(self):
         return self._rtc.oscillator_stopped
 
-    def read_s(self):
-        if _BenchRTC.silent:
-            raise OSError(errno.ETIMEDOUT)
-        return self._rtc.read_s()
+    @property
+    def day(self):
+        return self._rtc.day
 
-    def write_s(self, seconds):
+    @property
+    def second(self):
+        return self._rtc.second
+
+    def read(self):
         if _BenchRTC.silent:
             raise OSError(errno.ETIMEDOUT)
-        self._rtc.write_s(seconds)
+        self._rtc.read()
+
+    def write(self, day, second_of_day):
+        if _BenchRTC.silent:
+            raise OSError(errno.ETIMEDOUT)
+        self._rtc.write(day, second_of_day)
 
 
 class Board:
     name = "refpump_rp2040 rev A"
+    # What a calibration file may say: the reservoir estimate takes the
+    # steps_per_ml range as the calibration's tolerance (pump.reservoir).
+    calibration_limits = config.CALIBRATION_LIMITS
+
+    @property
+    def serial_number(self):
+        """The RP2040 flash chip's unique id in hex: the pump's serial on its
+        refill card (asked only then, so a board without one still runs)."""
+        import machine
+        return binascii.hexlify(machine.unique_id()).decode()
 
     def __init__(self, stepper, pressure, end_switch, home_switch, buzzer, lamps, ack,
                  supply, die_temperature, clock, watchdog, fs, serial, calibration,
@@ -93,6 +111,7 @@ class Board:
         self._die_temperature = die_temperature
         self._use_lightsleep = use_lightsleep
         self._sleep_slice_ms = sleep_slice_ms
+        self.wakes = 0  # ends of sleep slices: watchdog feeds without a controller pass
         self.inject("clear")
 
     def inject(self, fault, value=None):
@@ -133,7 +152,11 @@ class Board:
         return self._die_temperature.read_mc() if forced is None else forced
 
     def sleep_until(self, ms_from_now):
-        """Sleep up to `ms_from_now` ms, never past the watchdog's max_sleep_ms.
+        """Sleep `ms_from_now` ms: in slices of at most the watchdog's
+        max_sleep_ms, feeding it between them. A slice's end is a board
+        wake-up that costs a feed, not a controller pass (no sensors, no
+        I2C, no flash): the controller asks for a pass at most a minute
+        apart, the watchdog for a feed every few seconds.
 
         Returns early when an ACK press or a serial line is waiting, so the
         controller answers a user within a slice (config.SLEEP_SLICE_MS), not
@@ -146,18 +169,27 @@ class Board:
             if self._reset_pending == "crash":
                 raise RuntimeError("bench crash")
             reset()
-        sleep_ms = ms_from_now if ms_from_now < self.watchdog.max_sleep_ms else self.watchdog.max_sleep_ms
-        if sleep_ms <= 0:
-            return
+        left_ms = ms_from_now
+        while left_ms > 0:
+            sleep_ms = left_ms if left_ms < self.watchdog.max_sleep_ms else self.watchdog.max_sleep_ms
+            if self._sleep(sleep_ms):
+                return
+            self.watchdog.feed()
+            self.wakes += 1
+            left_ms -= sleep_ms
+
+    def _sleep(self, sleep_ms):
+        """One slice; True when a user is waiting."""
         if self._use_lightsleep and self._quiet():
             lightsleep(sleep_ms)
-            return
+            return self._ack.press_waiting() or self.serial.input_waiting()
         deadline = time.ticks_add(time.ticks_ms(), sleep_ms)
         while not (self._ack.press_waiting() or self.serial.input_waiting()):
             left_ms = time.ticks_diff(deadline, time.ticks_ms())
             if left_ms <= 0:
-                return
+                return False
             time.sleep_ms(left_ms if left_ms < self._sleep_slice_ms else self._sleep_slice_ms)
+        return True
 
     def selftest(self, alarm_patterns):
         """Bring-up self-test (protocol `selftest`): see hw/selftest.py."""
@@ -237,6 +269,8 @@ def build():
     if problem is not None:
         faults.append(("storage_fault", problem))
 
+    clock = WallClock(rtc)
+    stepper.clock = clock  # pulses are timed from the reading they were planned for
     return Board(
         stepper=stepper,
         pressure=pressure,
@@ -248,7 +282,7 @@ def build():
         ack=DebouncedButton(Pin(pins.ACK, Pin.IN, Pin.PULL_UP), config.ACK_SETTLE_MS),
         supply=SupplyMonitor(ADC(Pin(pins.VSYS))),
         die_temperature=DieTemperature(ADC(pins.TEMPERATURE_CHANNEL)),
-        clock=WallClock(rtc),
+        clock=clock,
         watchdog=watchdog,
         fs=FlashFS(config.DATA_DIR),
         serial=LineChannel(sys.stdin.buffer, sys.stdout.buffer, select.poll(), select.POLLIN),

@@ -7,8 +7,10 @@ moves that clock and injects faults. `build()` (boards/sim/realtime.py)
 gives the same board running in real time, for firmware/main.py on the
 MicroPython unix port.
 """
-from boards.refpump_rp2040.config import DEFAULT_CALIBRATION
-from hw.sim.devices import Recorder, SimBuzzer, SimClock, SimPressure, SimStepper, SimTime, SimWatchdog
+from boards.refpump_rp2040.config import CALIBRATION_LIMITS, DEFAULT_CALIBRATION, WATCHDOG_MARGIN_MS, \
+    WATCHDOG_TIMEOUT_MS
+from hw.sim.devices import Recorder, SimBuzzer, SimDS3231, SimPressure, SimStepper, SimTicks, SimTime, \
+    SimWatchdog
 from hw.sim.flash import FakeFlash
 from hw.sim.physics import Mechanism
 from pump.occlusion import SENSOR_OK, SENSOR_OPEN, SENSOR_OUT_OF_RANGE, SENSOR_STUCK
@@ -16,13 +18,15 @@ from pump.occlusion import SENSOR_OK, SENSOR_OPEN, SENSOR_OUT_OF_RANGE, SENSOR_S
 # bench fault -> the transducer fault of the physics
 _BENCH_SENSOR_FAULTS = {"sensor_open": SENSOR_OPEN, "sensor_stuck": SENSOR_STUCK,
                         "sensor_out_of_range": SENSOR_OUT_OF_RANGE}
+from hw.wallclock import WallClock
 
 
 class SimBoard:
     name = "sim: the reference board, simulated"
+    calibration_limits = CALIBRATION_LIMITS
 
     def __init__(self, start_day, start_ms, seed=1, fill_nl=20_000_000, calibration=None,
-                 true_steps_per_ml=None, flash=None, bench_enabled=True):
+                 true_steps_per_ml=None, flash=None, bench_enabled=True, rtc_drift_ppm=0):
         self.calibration = dict(DEFAULT_CALIBRATION)
         if calibration:
             self.calibration.update(calibration)
@@ -32,11 +36,15 @@ class SimBoard:
                                    true_steps_per_ml or steps_per_ml)
         self.stepper = SimStepper(self.time, self.mechanism)
         self.pressure = SimPressure(self.time, self.mechanism)
-        self.clock = SimClock(self.time)
+        self.rtc = SimDS3231(self.time, rtc_drift_ppm)
         self.buzzer = SimBuzzer(self.time)
         self.lamps = Recorder(self.time)
-        self.watchdog = SimWatchdog()
+        self.watchdog = SimWatchdog(WATCHDOG_TIMEOUT_MS - WATCHDOG_MARGIN_MS)
         self.fs = flash if flash is not None else FakeFlash()
+        if hasattr(self.fs, "spend_ms"):
+            self.fs.spend_ms = self.spend  # a flash write takes its ms here too
+        self.boots = 0
+        self.reboot()
         self.serial = None
         self.device_key = None
         self.startup_faults = []
@@ -44,8 +52,31 @@ class SimBoard:
         self.supply = 5000  # mV on VSYS (USB)
         self.temperature = 25_000  # milli-degC
         self.ack_latched = False
+        self.serial_number = "SIM-%06d" % seed  # a simulated pump's serial, on its refill card
         self.reset_requested = None  # the bench `restart` or `crash`, for the shell to carry out
         self._bench = None  # (fault, supply, temperature) while a bench fault is injected
+
+    def reboot(self):
+        """The MCU starts (power-up or after a cut): its ticks start afresh
+        at a count unrelated to the wall time, and the wall clock finds the
+        DS3231's second edge again (which takes up to a second, as on the
+        board)."""
+        self.boots += 1
+        self.ticks = SimTicks(self.time, self.spend, start=self.boots * 7_777_777)
+        self.clock = self.make_clock()
+        self.stepper.clock, self.stepper.ticks = self.clock, self.ticks
+
+    def make_clock(self):
+        return WallClock(self.rtc, self.ticks)
+
+    def spend(self, ms):
+        """Time the firmware spends (a sleep, a flash write) passes through
+        `pass_time`, which the scenario runner points at its physics, so
+        pulses go out meanwhile."""
+        self.pass_time(ms)
+
+    def pass_time(self, ms):
+        self.time.t_ms += ms
 
     def end_of_travel(self):
         return self.mechanism.end_of_travel()
@@ -81,7 +112,7 @@ class SimBoard:
             before, self.supply, self.temperature = self._bench
             self._bench = None
             mech.sensor_fault = SENSOR_OK
-            self.clock.ok = True
+            self.rtc.failing = False
             self.fs.refuse_writes(0)
             if before == "occlusion":
                 mech.clear_occlusion()
@@ -101,7 +132,7 @@ class SimBoard:
         elif fault == "temperature":
             self.temperature = value
         elif fault == "clock":
-            self.clock.ok = False
+            self.rtc.failing = True  # the DS3231 stops answering, as on the board
         elif fault == "storage":
             self.fs.refuse_writes(1)
 

@@ -17,8 +17,9 @@ import time
 from boards.sim.board import SimBoard
 from boards.sim.console import ChipConsole
 from hw.flashfs import FlashFS
-from hw.sim.devices import SimClock, SimStepper
+from hw.sim.devices import SimStepper
 from hw.usb_serial import LineChannel
+from hw.wallclock import WallClock
 
 CONFIG_PATH = "sim.json"
 KEY_PATH = "device.key"
@@ -28,16 +29,16 @@ RESET_EXIT = 70        # the exit status that means "reset me" to the supervisor
 UNIX_EPOCH_TO_2000_S = 946_684_800
 
 
-class RealTimeClock(SimClock):
+class RealTimeClock(WallClock):
     """The wall clock; reading it brings the physics up to now."""
 
     def __init__(self, board):
-        SimClock.__init__(self, board.time)
         self.board = board
+        WallClock.__init__(self, board.rtc, board.ticks)
 
     def now(self):
         self.board.catch_up()
-        return SimClock.now(self)
+        return WallClock.now(self)
 
 
 class RealTimeStepper(SimStepper):
@@ -61,6 +62,7 @@ class RealTimeSimBoard(SimBoard):
     def __init__(self, speed=1, seed=1, fill_ml=20, bench=True, service=False):
         self.speed = speed
         self.booted_wall_ms = _wall_ms()
+        self.saved_wall_ms = self.booted_wall_ms  # the clock's edge search catches up in SimBoard.__init__
         world = _read_world(WORLD_PATH)
         if world is None:  # first boot: the host's clock
             self.booted_clock_ms = self.booted_wall_ms - UNIX_EPOCH_TO_2000_S * 1000
@@ -71,16 +73,24 @@ class RealTimeSimBoard(SimBoard):
                           bench_enabled=bench)
         if world is not None:
             self.mechanism.reservoir_steps = world["reservoir_steps"]
-        self.saved_wall_ms = None
         self.save_world()
-        self.clock = RealTimeClock(self)
         self.stepper = RealTimeStepper(self)
+        self.stepper.clock, self.stepper.ticks = self.clock, self.ticks
         self.service_mode = service  # the service jumper, as read at boot
         console = ChipConsole(sys.stdin.buffer)
         self.serial = LineChannel(console, sys.stdout.buffer, console, select.POLLIN)
         self._stdin = select.poll()
         self._stdin.register(sys.stdin, select.POLLIN)
         self.device_key = _read_key(KEY_PATH)
+        self.wakes = 0  # ends of sleep slices, as the reference board counts them
+
+    def make_clock(self):
+        return RealTimeClock(self)
+
+    def pass_time(self, ms):
+        """The firmware spends real time (the clock's edge search, a set)."""
+        time.sleep_ms(max(1, ms // self.speed))
+        self.catch_up()
 
     def catch_up(self):
         """Apply the pulses due by now to the physics."""
@@ -100,7 +110,9 @@ class RealTimeSimBoard(SimBoard):
                        "reservoir_steps": self.mechanism.reservoir_steps}, f)
 
     def sleep_until(self, ms_from_now):
-        """Sleep in real time, waking early for a line on stdin. A bench
+        """Sleep in real time as the reference board does: in slices the
+        watchdog allows, fed between them (a board wake-up without a
+        controller pass), waking early for a line on stdin. A bench
         `restart` resets here, after its reply went out; a bench `crash`
         raises out of the loop, as a defect would, to main.py's last line
         of defence."""
@@ -108,9 +120,16 @@ class RealTimeSimBoard(SimBoard):
             raise RuntimeError("bench crash")
         if self.reset_requested:
             self.reset()
-        if ms_from_now > 0:
-            self._stdin.poll(max(1, ms_from_now // self.speed))
-        self.catch_up()
+        left = ms_from_now
+        while left > 0:
+            slice_ms = left if left < self.watchdog.max_sleep_ms else self.watchdog.max_sleep_ms
+            waiting = self._stdin.poll(max(1, slice_ms // self.speed))
+            self.catch_up()
+            self.wakes += 1
+            self.watchdog.feed()
+            if waiting:
+                return
+            left -= slice_ms
 
     def selftest(self, alarm_patterns):
         from hw import selftest  # real time passes here, so the real self-test runs

@@ -112,7 +112,7 @@ RULES = (
     (MEDIUM, False, 3600, 900, 0),   # low_reservoir
     (HIGH, True, 300, 0, 0),         # empty_reservoir
     (HIGH, True, 300, 0, 0),         # motor_stall
-    (HIGH, True, 900, 0, 0),         # pressure_sensor_fault
+    (HIGH, True, 600, 0, 0),         # pressure_sensor_fault: blind to a blocked line, heard within 15 min
     (HIGH, True, 300, 0, 0),         # storage_fault
     (MEDIUM, False, 900, 900, 0),    # low_battery
     (LOW, True, 0, 0, 0),            # temperature

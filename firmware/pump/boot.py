@@ -71,7 +71,7 @@ def check_crashes(ctl, now_s):
     """Stop delivery with crash_loop when the pump keeps crashing."""
     if ctl.stop_mask & STOP_CRASHES:
         return  # already stopped for it (restored): its alarm came back with the record
-    crashes = recent_crashes(ctl.log, now_s)
+    crashes = recent_crashes(ctl.log, ctl.clock_s(now_s))  # the log keeps calendar seconds
     if crashes < CRASH_LOOP_CRASHES:
         return
     ctl.alarms.raise_(alarms.CRASH_LOOP, now_s)

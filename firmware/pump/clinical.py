@@ -87,14 +87,36 @@ def flex_preview(effects):
     per effect with both times (ms and HH:MM) and the rate, by start;
     "steps": [[start_ms, ng_per_h], ...] for a Prescription}.
     """
-    lead_ms = BACLOFEN_INTRATHECAL["flex_schedules"]["effect_lead_ms"]
-    rows = []
-    for effect_ms, rate in effects:
-        start_ms = (effect_ms - lead_ms) % MS_PER_DAY
-        rows.append({"effect_ms": effect_ms, "effect_at": ms_to_hhmm(effect_ms),
-                     "start_ms": start_ms, "starts_at": ms_to_hhmm(start_ms), "ng_per_h": rate})
-    rows.sort(key=lambda r: r["start_ms"])
+    rows = _lead_rows([effects])
     return {"rows": rows, "steps": [[r["start_ms"], r["ng_per_h"]] for r in rows]}
+
+
+def flex_week_preview(week_effects):
+    """flex_preview for a weekly program: seven lists of effects, Monday
+    first. A start moved before midnight moves to the day before (an effect
+    at Monday 01:00 starts on Sunday at 23:00). Rows also carry the day of
+    the effect and of the start ("effect_day", "start_day": 0 is Monday);
+    "week": seven step lists for Prescription(week=...). A day left with no
+    step of its own is empty: the drug library asks for one."""
+    rows = _lead_rows(week_effects)
+    return {"rows": rows, "week": [[[r["start_ms"], r["ng_per_h"]] for r in rows if r["start_day"] == day]
+                                   for day in range(len(week_effects))]}
+
+
+def _lead_rows(days):
+    """The rows of flex_preview for one day (daily) or seven (weekly),
+    wrapping around the day or the week, sorted by start."""
+    lead_ms = BACLOFEN_INTRATHECAL["flex_schedules"]["effect_lead_ms"]
+    period_ms = len(days) * MS_PER_DAY
+    rows = []
+    for effect_day in range(len(days)):
+        for effect_ms, rate in days[effect_day]:
+            start_day, start_ms = divmod((effect_day * MS_PER_DAY + effect_ms - lead_ms) % period_ms, MS_PER_DAY)
+            rows.append({"effect_day": effect_day, "effect_ms": effect_ms, "effect_at": ms_to_hhmm(effect_ms),
+                         "start_day": start_day, "start_ms": start_ms, "starts_at": ms_to_hhmm(start_ms),
+                         "ng_per_h": rate})
+    rows.sort(key=lambda r: (r["start_day"], r["start_ms"]))
+    return rows
 
 
 def distribution_volume_ul():
@@ -105,7 +127,7 @@ def distribution_volume_ul():
     return row["csf_clearance_ul_per_h"] * row["half_life_min"] * _LN2_DEN // (60 * _LN2_NUM)
 
 
-def csf_curve(prescription, hours, start_ms_of_day=0, sample_min=60):
+def csf_curve(prescription, hours, start_ms_of_day=0, sample_min=60, start_day=0):
     """Predicted CSF concentration for a schedule, from a drug-free start.
 
     A PREVIEW, NOT A CLINICAL PREDICTION: one compartment of ~65 mL
@@ -116,7 +138,8 @@ def csf_curve(prescription, hours, start_ms_of_day=0, sample_min=60):
     90). At constant rate it settles at rate / CL (25 mcg/h -> 833 ng/mL)
     within about 7 half-lives (~10 h); the monograph's 1-2 days to steady
     state describe the clinical response, which this model does not.
-    Rates are taken at each minute's start.
+    Rates are taken at each minute's start; start_day (days since
+    2000-01-01) places a weekly program's days.
 
     Returns {"volume_ul", "clearance_ul_per_h", "half_life_min", "note",
     "samples": [[minute, ng_per_ml], ...] every sample_min from 0}.
@@ -128,9 +151,9 @@ def csf_curve(prescription, hours, start_ms_of_day=0, sample_min=60):
     amount = 0  # ng / 60
     samples = [[0, 0]]
     for minute in range(1, hours * 60 + 1):
-        ms_of_day = (start_ms_of_day + (minute - 1) * _MS_PER_MIN) % MS_PER_DAY
+        day, ms_of_day = divmod(start_ms_of_day + (minute - 1) * _MS_PER_MIN, MS_PER_DAY)
         amount -= (amount * cleared_q + half_q) >> _Q
-        amount += prescription.rate_at(ms_of_day)
+        amount += prescription.rate_at(start_day + day, ms_of_day)
         if minute % sample_min == 0:
             samples.append([minute, amount * 1000 // (60 * volume_ul)])
     return {"volume_ul": volume_ul, "clearance_ul_per_h": row["csf_clearance_ul_per_h"],

@@ -7,14 +7,14 @@ history, so every way of programming the pump (serial, scenario, bench)
 meets the same rules. A refusal raises CommandError listing every rule
 broken; nothing changes on a refusal.
 """
-from pump import alarms, clinical, druglib, events, titration
+from pump import alarms, card, clinical, druglib, events, stopped, titration
 from pump.delivery import bolus_min_ms
 from pump.prescription import Prescription
-from pump.protocol import Protocol
+from pump.protocol import Protocol, Rows
 from pump.benchfaults import BENCH_VALUE_UNITS
 from pump.schema import CommandError, needs_mac
 from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
-from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, clock_s_to_iso, ms_to_hhmm
+from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, WEEKDAY_NAMES, clock_s_to_iso, ms_to_hhmm
 
 FIRMWARE_VERSION = "0.1.0"
 REFILL_VISIT_S = 24 * 3600  # a refill-visit change must follow a refill within a day (steady clock)
@@ -25,7 +25,7 @@ PROTOCOL_EVENTS = {"bad_mac": (events.AUTH_FAILED, "failures"), "replay": (event
                    "programming_locked": (events.LOCKED_OUT, None), "bench_refused": (events.BENCH_REFUSED, None),
                    "protocol_fault": (events.PROTOCOL_FAULT, None)}
 PLAN_NEEDS = {"starting_dose": ("screening_ng", "effect_h"), "taper": ("days",),
-              "flex_preview": ("effects",), "csf_curve": ("hours",)}
+              "flex_preview": ("effects",), "flex_week_preview": ("week_effects",), "csf_curve": ("hours",)}
 
 
 class _CounterStore:
@@ -58,8 +58,23 @@ def _ml(nl):
     return round(nl / NL_PER_ML, 3)
 
 
-def _when(clock_s):
-    return None if clock_s is None else clock_s_to_iso(clock_s)
+def _steps_reply(steps):
+    return [{"start": ms_to_hhmm(s), "mcg_per_h": _mcg(r)} for s, r in steps]
+
+
+def program_reply(rx):
+    """A program's doses for people: a daily one's mcg/day; a weekly one's
+    per weekday and for the week."""
+    if not rx.weekly:
+        return {"program": "daily", "daily_mcg": _mcg(rx.daily_ng())}
+    # a list, not an object: MicroPython's json writes an object's keys in hash order
+    return {"program": "weekly", "week_mcg": _mcg(rx.week_ng()),
+            "days": [{"day": name, "daily_mcg": _mcg(ng)} for name, ng in zip(WEEKDAY_NAMES, rx.week_doses_ng())]}
+
+
+def _when(ctl, now_s):
+    """A pump time (Controller.now_s) for people, or None."""
+    return None if now_s is None else clock_s_to_iso(ctl.clock_s(now_s))
 
 
 def _update_history(history, patient, steady_s, starting_ng):
@@ -94,6 +109,9 @@ class Commands:
     def handle_line(self, line, now_s, truncated=False):
         return self.protocol.handle_line(line, now_s, truncated)
 
+    def reply_to(self, write, line, now_s, truncated=False):
+        self.protocol.reply_to(write, line, now_s, truncated)
+
     def execute(self, name, args, now_s):
         reply = getattr(self, "_" + name)(args, now_s)
         if needs_mac(name):  # what changed the pump is logged; reads are not
@@ -115,44 +133,60 @@ class Commands:
         ctl = self.ctl
         rx = ctl.prescription
         state = "not programmed" if rx is None else ("delivering" if ctl.delivering else "stopped")
-        return {"state": state, "delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask),
-                "rate_mcg_per_h": _mcg(rx.rate_at(ctl.ms)) if rx else 0,
-                "daily_mcg": _mcg(rx.daily_ng()) if rx else 0,
-                "remaining_ml": _ml(ctl.reservoir.remaining_nl()),
-                "alarms": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if ctl.alarms.active(k)],
-                "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
-                "bolus_running": ctl.bolus_end is not None,
-                "bolus_undelivered_mcg": _mcg(ctl.history.undelivered_ng(ctl.steady_s())) if ctl.history else 0,
-                "time": clock_s_to_iso(now_s)}
+        reply = {"state": state, "delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask),
+                 "rate_mcg_per_h": _mcg(rx.rate_at(ctl.day, ctl.ms)) if rx else 0,
+                 "daily_mcg": _mcg(rx.dose_on_ng(ctl.day)) if rx else 0,  # today's
+                 "remaining_ml": _ml(ctl.reservoir.remaining_nl()),
+                 "alarms": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if ctl.alarms.active(k)],
+                 "startup_faults": [detail for _kind, detail in ctl.board.startup_faults],
+                 "bolus_running": ctl.bolus_end is not None,
+                 "bolus_undelivered_mcg": _mcg(ctl.history.undelivered_ng(ctl.steady_s())) if ctl.history else 0,
+                 "time": clock_s_to_iso(ctl.clock_s(now_s))}
+        reply.update(stopped.stop_report(ctl))
+        return reply
 
     def _prescription(self, args, now_s):
         rx = self.ctl.prescription
-        steps = [{"start": ms_to_hhmm(s), "mcg_per_h": _mcg(r)} for s, r in rx.steps] if rx else []
-        return {"steps": steps, "daily_mcg": _mcg(rx.daily_ng()) if rx else 0, "patient": self.ctl.patient}
+        if rx is None:
+            return {"steps": [], "daily_mcg": 0, "patient": self.ctl.patient}
+        reply = program_reply(rx)
+        if rx.weekly:
+            reply["week"] = [dict(step, day=name) for name, day in zip(WEEKDAY_NAMES, rx.days)
+                             for step in _steps_reply(day)]
+        else:
+            reply["steps"] = _steps_reply(rx.steps)
+        reply["patient"] = self.ctl.patient
+        return reply
 
     def _reservoir(self, args, now_s):
         ctl = self.ctl
         reservoir = ctl.reservoir
-        to_empty = reservoir.ms_to_empty(ctl.prescription.daily_ng()) if ctl.prescription else None
+        to_empty = card.ms_until_steps_out(ctl, max(reservoir.remaining_steps(), 0))  # None: not delivering
         return {"capacity_ml": _ml(reservoir.capacity_nl),
                 "concentration_mcg_per_ml": reservoir.concentration_ng_per_ul,
                 "remaining_ml": _ml(reservoir.remaining_nl()),
-                "low_at_ml": _ml(reservoir.low_threshold_steps * NL_PER_ML // reservoir.steps_per_ml),
+                "low_at_ml": _ml(reservoir.low_threshold_steps * NL_PER_ML // reservoir.lowest_steps_per_ml),
                 "empty_in_h": None if to_empty is None else to_empty // 3_600_000}
 
     def _alarms(self, args, now_s):
-        am = self.ctl.alarms
+        ctl = self.ctl
+        am = ctl.alarms
         return {"active": [alarms.KIND_NAMES[k] for k in range(alarms.KIND_COUNT) if am.active(k)],
                 "history": [{"kind": alarms.KIND_NAMES[e.kind], "priority": alarms.PRIORITY_NAMES[e.priority],
-                             "raised": _when(e.raised_s), "acknowledged": _when(e.acknowledged_s),
-                             "cleared": _when(e.cleared_s), "escalated": _when(e.escalated_s)}
+                             "raised": _when(ctl, e.raised_s), "acknowledged": _when(ctl, e.acknowledged_s),
+                             "cleared": _when(ctl, e.cleared_s), "escalated": _when(ctl, e.escalated_s)}
                             for e in am.history]}
 
     def _log(self, args, now_s):
-        """Newest first; a note (NOTE entries, logged after the entry they
-        explain) is joined back into the entry it belongs to."""
-        entries, note = [], []
-        for seq, t, code, a, b in self.ctl.log.newest(args["n"], args["before"]):
+        """Newest first, each entry made as it is written (Rows): fifty
+        entries as one reply object would hold tens of KB at once."""
+        return {"entries": Rows(self._log_rows(args["n"], args["before"]))}
+
+    def _log_rows(self, n, before):
+        """A note (NOTE entries, logged after the entry they explain) is
+        joined back into the entry it belongs to."""
+        note = []
+        for seq, t, code, a, b in self.ctl.log.newest(n, before):
             if code == events.NOTE:
                 note.append((a, b))
                 continue
@@ -161,8 +195,7 @@ class Commands:
             if note:
                 entry["note"] = events.note_text(reversed(note))
                 note = []
-            entries.append(entry)
-        return {"entries": entries}
+            yield entry
 
     def _plan(self, args, now_s):
         """The clinical helpers (pump.clinical), in mcg for people. A plan is
@@ -177,6 +210,11 @@ class Commands:
             rows = clinical.flex_preview(args["effects"])["rows"]
             return {"steps": [{"start": r["starts_at"], "for_effect_at": r["effect_at"],
                                "mcg_per_h": _mcg(r["ng_per_h"])} for r in rows]}
+        if what == "flex_week_preview":
+            rows = clinical.flex_week_preview(args["week_effects"])["rows"]
+            return {"steps": [{"day": WEEKDAY_NAMES[r["start_day"]], "start": r["starts_at"],
+                               "for_effect": "%s %s" % (WEEKDAY_NAMES[r["effect_day"]], r["effect_at"]),
+                               "mcg_per_h": _mcg(r["ng_per_h"])} for r in rows]}
         if ctl.prescription is None:
             raise CommandError("no_prescription", "plan %s works from the programmed prescription" % what)
         if what == "taper":
@@ -188,8 +226,11 @@ class Commands:
             restart_ng = plan["restart"]["daily_ng"]
             return {"taper": [{"day": day, "daily_mcg": _mcg(ng)} for day, ng in plan["taper"]],
                     "restart_daily_mcg": None if restart_ng is None else _mcg(restart_ng)}
-        curve = clinical.csf_curve(ctl.prescription, args["hours"], ctl.ms)
+        curve = clinical.csf_curve(ctl.prescription, args["hours"], ctl.ms, start_day=ctl.day)
         return {"note": curve["note"], "csf_ng_per_ml": [{"hour": m // 60, "ng_per_ml": c} for m, c in curve["samples"]]}
+
+    def _card(self, args, now_s):
+        return card.card(self.ctl, FIRMWARE_VERSION)
 
     def _version(self, args, now_s):
         return {"firmware": FIRMWARE_VERSION, "board": self.ctl.board.name}
@@ -212,7 +253,7 @@ class Commands:
                       and ctl.patient["age_years"] == patient["age_years"])
         found = druglib.check_child(patient)
         if rx is not None and not same_rules:
-            found = druglib.check_daily_dose(rx.daily_ng(), patient) + druglib.check_child(patient, rx.daily_ng())
+            found = druglib.check_day_doses(rx, patient)
         decision = druglib.decide(found, args["override"])
         if not decision["accepted"]:
             _refuse(decision)
@@ -242,25 +283,37 @@ class Commands:
         ctl = self.ctl
         if ctl.patient is None or ctl.history is None:
             raise CommandError("no_patient", "set the patient first")
-        rx = Prescription(args["steps"])
+        rx = Prescription(args["steps"]) if args["week"] is None else Prescription(week=args["week"])
+        old = ctl.prescription
         found = druglib.check_prescription(rx, ctl.patient, ctl.reservoir.concentration_ng_per_ul,
                                            ctl.steps_per_ml, args.get("dilution", False))
         kind = args.get("kind") or titration.TITRATION
         steady_s = ctl.steady_s()
         if kind == titration.REFILL and (self.refilled_s is None or steady_s - self.refilled_s > REFILL_VISIT_S):
             raise CommandError("no_refill", "a refill-visit change needs a refill within the last day")
+        old_week = None  # a weekly change compares day with same weekday (titration.check_week_change)
+        if ctl.history.dose_ng is not None and (rx.weekly or (old is not None and old.weekly)):
+            old_week = old.week_doses_ng() if old is not None else [ctl.history.dose_ng] * 7
         if not any(v.hard for v in found):
-            found += titration.check_change(ctl.history, ctl.patient, rx.daily_ng(), steady_s, kind)
+            if old_week is not None:
+                found += titration.check_week_change(ctl.history, ctl.patient, old_week, rx.week_doses_ng(),
+                                                     steady_s, kind)
+            else:
+                found += titration.check_change(ctl.history, ctl.patient, rx.daily_ng(), steady_s, kind)
         decision = druglib.decide(found, args.get("override"))
         if not decision["accepted"]:
             _refuse(decision)
         if ctl.history.dose_ng is None:
             ctl.history.record_first_program(rx.daily_ng(), steady_s)
+        elif old_week is not None:
+            titration.record_week_change(ctl.history, old_week, rx.week_doses_ng(), steady_s, kind)
         else:
             ctl.history.record_change(rx.daily_ng(), steady_s, kind)
         ctl.set_prescription(rx, now_s, decision)
-        return {"daily_mcg": _mcg(rx.daily_ng()), "verdict": decision["verdict"],
-                "catheter_suspected": decision["catheter_suspected"]}
+        reply = program_reply(rx)
+        reply["verdict"] = decision["verdict"]
+        reply["catheter_suspected"] = decision["catheter_suspected"]
+        return reply
 
     def _refill(self, args, now_s):
         """A refill; a new concentration must suit the running program (the

@@ -44,6 +44,13 @@ from pump.units import MS_PER_DAY, S_PER_DAY
 BATCH = const(8)
 MAX_WAKE_GAP_MS = const(60_000)
 AUTH_WINDOW_MS = const(600_000)
+# Steps more than EN_IDLE_MS apart are queued one at a time, EN_LEAD_MS
+# before they are due, so the queue empties between them and the driver
+# releases EN (hw.stepper): the TMC2209's coils then draw nothing, and the
+# lead screw does not back-drive. A queue that always held a minute of steps
+# kept EN asserted all day at a typical rate.
+EN_IDLE_MS = const(3_000)
+EN_LEAD_MS = const(20)
 LATE_WAKE_LIMIT_MS = const(10_000)  # past a minute and this, do not catch up: restart from now
 LOG_CAPACITY = const(512)
 # pump.alarms event -> event-log code
@@ -62,7 +69,8 @@ class Controller:
         self.log = EventLog(board.fs, "events", LOG_CAPACITY)
         self.alarms = AlarmManager(self._on_alarm_event)
         self.monitor = Monitor(self.steps_per_ml)
-        self.reservoir = Reservoir(board.calibration["capacity_nl"], self.steps_per_ml)
+        self.reservoir = Reservoir(board.calibration["capacity_nl"], self.steps_per_ml,
+                                   board.calibration_limits["steps_per_ml"])
         self.pacer = Pacer()
         self.offsets = array("I", [0] * BATCH)
         self.prescription = None
@@ -71,6 +79,7 @@ class Controller:
         self.history = None  # titration history, owned by pump.titration
         self.clock_offset_s = 0  # the sum of every set_clock jump (steady_s)
         self.stop_mask = 0
+        self.stopped_since = None  # (day, ms) delivery stopped, kept while any stop reason holds
         self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
         self.alarms_changed = False
         self.authorized_steps = 0
@@ -78,19 +87,36 @@ class Controller:
         self.bolus_num = 0
         self.bolus_lump = 0
         self.bolus_end = None  # (day, ms) where the bolus part of the rate ends
+        self.bolus_next = None  # type: tuple[int, int, int] | None  # a bolus planned, to begin at the next wake-up
         self.day = day
         self.ms = ms
+        self.epoch_day = day  # a new pump's; pump.state restores a programmed one's
         self.seg_day = day
         self.seg_start_ms = ms
         self.seg_num = 0
         self.seg_den = 1
         self.seg_carry = 0
+        self.window_steps = 0  # what AUTH_WINDOW_MS of this segment can deliver
         StateCodec.restore(self, day, ms)
+        if self.alarms.condition_present(kinds.PRESSURE_SENSOR_FAULT):
+            self.monitor.sensor.carry_fault()
         self._annunciate(self.now_s())  # at once: a boot that crashes before its first wake-up still sounds
 
     # ---------------------------------------------------------------- time
     def now_s(self):
-        return self.day * S_PER_DAY + self.ms // 1000
+        """The pump's seconds: since the start of `epoch_day`, the day its
+        state record was first written (pump.state keeps it). Seconds since
+        2000 pass 2**30 on 2034-01-10, after which every wake-up would make
+        long ints on the RP2040; these stay small for 34 years from a pump's
+        first day. Every time the pump keeps (alarms, titration, the
+        protocol's lockout) is in this frame; the event log, replies and the
+        clock commands take calendar seconds, `clock_s`."""
+        return (self.day - self.epoch_day) * S_PER_DAY + self.ms // 1000
+
+    def clock_s(self, now_s):
+        """Calendar seconds since 2000-01-01 of a pump time (a long int from
+        2034: only where flash is written or a reply is made)."""
+        return self.epoch_day * S_PER_DAY + now_s
 
     def steady_s(self):
         """Seconds on a clock no command can move: the wall clock minus the
@@ -102,18 +128,36 @@ class Controller:
         return self.now_s() - self.clock_offset_s
 
     def set_clock(self, new_s):
-        """Set the wall clock; steady_s does not move."""
+        """Set the wall clock (`new_s`: calendar seconds); steady_s does not
+        move: the jump is the same in the calendar and the pump's frame.
+        A jump is not time the patient lived: the schedule restarts at the
+        new reading with the fraction of a step owed at the old one, so
+        nothing is caught up (a clock set ahead) or given again (set back),
+        and a bolus in flight keeps the time it had left."""
         now_s = self.now_s()
+        old_s = self.clock_s(now_s)
+        old_day, old_ms = self.day, self.ms
+        owed = self._take_back() if self.delivering else 0
         self.board.clock.set(new_s // S_PER_DAY, new_s % S_PER_DAY * 1000)
-        self.clock_offset_s += new_s - now_s
-        self.record(now_s, events.CLOCK_SET, now_s, new_s)
+        self.day, self.ms = self.board.clock.now()
+        self.clock_offset_s += new_s - old_s
+        if self.bolus_end is not None:
+            jump_ms = (self.day - old_day) * MS_PER_DAY + self.ms - old_ms
+            end_day, end_ms = self.bolus_end
+            days, end_ms = divmod(end_ms + jump_ms, MS_PER_DAY)
+            self.bolus_end = (end_day + days, end_ms)
+        if self.delivering:
+            self._start_segment(self.day, self.ms, owed)
+        self.record(now_s, events.CLOCK_SET, old_s, new_s)
         self.save()
 
     @property
     def delivering(self):
         """Running a program, or a bolus on its own (a screening bolus in the
-        trial before implant, when there is no program), with no stop reason."""
-        return (self.prescription is not None or self.bolus_end is not None) and self.stop_mask == 0
+        trial before implant, when there is no program; also the one planned
+        to begin at the next wake-up), with no stop reason."""
+        return (self.prescription is not None or self.bolus_end is not None or self.bolus_next is not None) \
+            and self.stop_mask == 0
 
     def advance(self, day, ms):
         """Do what is due at (day, ms); return the ms of day to wake next
@@ -129,8 +173,11 @@ class Controller:
             self.resume(self.monitor.resumable(self), now_s)
         self._update_stop_alarm(now_s)
         if self.delivering:
+            if self.bolus_next is not None:
+                self._begin_bolus(self.bolus_next)
             wake = self._queue_batch()
         else:
+            self.bolus_next = None
             wake = min(ms + MAX_WAKE_GAP_MS, MS_PER_DAY)
         self.alarms.tick(now_s)
         self._annunciate(now_s)
@@ -176,10 +223,10 @@ class Controller:
         den = segment_den(self.reservoir.concentration_ng_per_ul or 1)
         if den != self.seg_den:  # a new concentration: re-express the owed fraction
             carry = carry * den // self.seg_den
-        end_ms = self.prescription.next_change_ms(ms) if self.prescription else MS_PER_DAY
+        end_ms = self.prescription.next_change_ms(day, ms) if self.prescription else MS_PER_DAY
         num = 0
         if self.delivering and self.prescription is not None:
-            num = segment_num(self.prescription.rate_at(ms), self.steps_per_ml)
+            num = segment_num(self.prescription.rate_at(day, ms), self.steps_per_ml)
         if self.bolus_end is not None:
             end_day, bolus_end_ms = self.bolus_end
             if end_day == day and bolus_end_ms <= end_ms:
@@ -188,6 +235,7 @@ class Controller:
         self.seg_day, self.seg_start_ms = day, ms
         self.seg_num, self.seg_den, self.seg_carry = num, den, carry
         self.pacer.start(carry, num, den, end_ms - ms)
+        self.window_steps = self.deliverable_steps(AUTH_WINDOW_MS)
 
     def _roll_segment(self):
         """The current segment is over: begin the next one at its end."""
@@ -211,20 +259,27 @@ class Controller:
         if until > self.pacer.length_ms:
             until = self.pacer.length_ms
         capacity = BATCH
-        remaining = self.reservoir.remaining_steps()
+        remaining = self.reservoir.steps_left_max()
         if remaining < capacity:
             capacity = remaining if remaining > 0 else 0
-        n = self.pacer.fill(self.offsets, capacity, rel, until)
+        n = self.pacer.fill(self.offsets, capacity, rel, until, EN_IDLE_MS)
         if n:
             if self.reservoir.used_steps + n > self.authorized_steps:
                 if not self._authorize(n):
                     return min(self.ms + MAX_WAKE_GAP_MS, MS_PER_DAY)
             self.board.stepper.pulse(self.offsets, n, True)
             self.reservoir.use(n)
+            left = self.authorized_steps - self.reservoir.used_steps
+            if left < BATCH and left < self.window_steps:
+                # extend now, after the hand-off, so the next batch does
+                # not wait behind a flash write (its pulses would be late)
+                self._authorize(0)
         if n == BATCH:
             wake_rel = rel + self.offsets[n - 1]
         elif n and n == capacity:  # the reservoir runs out with this batch
             wake_rel = rel + self.offsets[n - 1]
+        elif self.pacer.next_ms <= until:  # a gap of more than EN_IDLE_MS: the driver rests until then
+            wake_rel = self.pacer.next_ms - EN_LEAD_MS
         else:
             wake_rel = until
         wake = self.seg_start_ms + wake_rel - (self.day - self.seg_day) * MS_PER_DAY
@@ -232,29 +287,67 @@ class Controller:
 
     def _authorize(self, batch_steps):
         """Persist how far delivery may go before queueing past it."""
-        window = -(-self.seg_num * AUTH_WINDOW_MS // self.seg_den)
+        window = self.deliverable_steps(AUTH_WINDOW_MS)
         self.authorized_steps = self.reservoir.used_steps + max(batch_steps, window)
         return self.save()  # when False, delivery is stopped (storage_fault)
+
+    def deliverable_steps(self, window_ms):
+        """The most steps the schedule can emit in the next `window_ms`: the
+        step owed now, the rest of a bolus (never past its end) and the
+        basal rate of this segment over the whole window. What a power cut
+        in the window can cost the reservoir estimate (pump.state counts
+        the authorised steps as used), so it must not be the bolus rate
+        over ten minutes: a 36 s bolus would write off 1.7 mL."""
+        basal_num = self.seg_num
+        bolus = 0
+        if self.bolus_end is not None:
+            end_day, end_ms = self.bolus_end
+            left_ms = (end_day - self.day) * MS_PER_DAY + end_ms - self.ms
+            if left_ms > window_ms:
+                left_ms = window_ms
+            basal_num -= self.bolus_num
+            bolus = self.bolus_num * left_ms + self.bolus_lump if left_ms > 0 else self.bolus_lump
+        owed = self.seg_den + basal_num * window_ms + bolus  # + one whole step: the carry is below it
+        return -(-owed // self.seg_den)
 
     def start_bolus(self, bolus_ng, duration_ms):
         """Deliver `bolus_ng` evenly over `duration_ms` on top of the basal
         rate (pump.delivery.bolus_plan; pump.commands checked that the
         mechanism's bolus rate allows it). With no program running (the
-        screening trial), delivery starts with the bolus and ends with it."""
-        if self.delivering:
+        screening trial), delivery starts with the bolus and ends with it.
+
+        The bolus begins at the next wake-up (the shell advances right after
+        a command), not at the command's clock reading: the command's flash
+        writes come in between (tens of ms), and a schedule started before
+        them would owe its first steps late, all at once. Its authorisation
+        (the bolus and the window after it) is saved here, with the command,
+        so no flash write stands between that wake-up's reading and its
+        first pulses."""
+        num, lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
+        self.bolus_next = (num, duration_ms, lump)
+        den = segment_den(self.reservoir.concentration_ng_per_ul or 1)
+        basal = self.deliverable_steps(AUTH_WINDOW_MS) if self.prescription is not None else 1
+        self.authorized_steps = self.reservoir.used_steps + -(-(num * duration_ms + lump) // den) + basal
+        self.save()
+
+    def _begin_bolus(self, planned):
+        """The bolus start_bolus planned begins now (see there)."""
+        num, duration_ms, lump = planned
+        if self.prescription is not None:
             self.restart_schedule()
-        else:
+        else:  # the screening trial: delivery starts with the bolus
             self.start_delivery()
-        self.bolus_num, self.bolus_lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
+        self.bolus_next = None
+        self.bolus_num, self.bolus_lump = num, lump
         end_day, end_ms = divmod(self.ms + duration_ms, MS_PER_DAY)
         self.bolus_end = (self.day + end_day, end_ms)
         self._start_segment(self.day, self.ms, self.seg_carry)
 
     def cut_bolus(self, now_s):
-        """Delivery stopped (or the pump restarted) with a bolus in flight:
-        the titration history keeps what did not go in, so it can be given
-        later, and the log says both parts."""
-        self.bolus_end = None
+        """Delivery stopped (or the pump restarted) with a bolus in flight
+        or planned: the titration history keeps what did not go in, so it
+        can be given later, and the log says both parts."""
+        self.bolus_end = self.bolus_next = None
         self.bolus_num = self.bolus_lump = 0
         cut = self.history.cut_bolus(self.steady_s()) if self.history is not None else None
         if cut is not None:
@@ -295,7 +388,7 @@ class Controller:
         at now, no step owed, no bolus, no pressure history."""
         self.board.stepper.cancel()
         self.starts += 1
-        self.bolus_end = None
+        self.bolus_end = self.bolus_next = None
         self.bolus_num = self.bolus_lump = 0
         self.monitor.restart()
         self._start_segment(self.day, self.ms, 0)
@@ -357,11 +450,15 @@ class Controller:
         only by an occlusion that has gone waits for nothing but an ACK: an
         acknowledged delivery_stopped sounds again to ask for it."""
         if self.prescription is not None and self.stop_mask:
+            if self.stopped_since is None:
+                self.stopped_since = (self.day, self.ms)
             self.alarms.raise_(kinds.DELIVERY_STOPPED, now_s)
             if self.stop_mask == STOP_OCCLUSION and not self.alarms.condition_present(kinds.OCCLUSION):
                 self.alarms.resound(kinds.DELIVERY_STOPPED, now_s)
-        elif self.alarms.active(kinds.DELIVERY_STOPPED):
-            self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
+        else:
+            self.stopped_since = None
+            if self.alarms.active(kinds.DELIVERY_STOPPED):
+                self.alarms.clear(kinds.DELIVERY_STOPPED, now_s)
         if not self.stop_mask & STOP_CRASHES and self.alarms.condition_present(kinds.CRASH_LOOP):
             self.alarms.clear(kinds.CRASH_LOOP, now_s)  # resumed: latched until acknowledged
 
@@ -376,7 +473,13 @@ class Controller:
 
     def save(self):
         """Write the state record; False (and a storage_fault alarm, delivery
-        stopped) when flash refuses it."""
+        stopped) when flash refuses it. While delivering, the record carries
+        a fresh authorisation (pump.state): a command's own write then
+        covers the steps it starts, and none waits for another write."""
+        if self.delivering:
+            fresh = self.reservoir.used_steps + self.window_steps
+            if fresh > self.authorized_steps:
+                self.authorized_steps = fresh
         try:
             self.store.save(StateCodec.encode(self))
             return True
@@ -388,7 +491,7 @@ class Controller:
         """Append to the event log; a log that cannot be written is a
         storage fault like any other."""
         try:
-            self.log.append(now_s, code, a, b)
+            self.log.append(self.clock_s(now_s), code, a, b)
         except OSError:
             self.storage_failed(now_s)
 

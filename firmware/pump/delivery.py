@@ -123,17 +123,21 @@ class Pacer:
         nxt = self.next_ms + step
         self.next_ms = nxt if nxt <= self.length_ms else NEVER
 
-    def fill(self, offsets_ms, capacity, from_ms, until_ms):
+    def fill(self, offsets_ms, capacity, from_ms, until_ms, max_gap_ms=NEVER):
         """Write the relative times of steps in (from_ms, until_ms] into
         `offsets_ms` (a preallocated array), at most `capacity` of them,
-        as offsets from `from_ms`. Returns how many were written.
+        as offsets from `from_ms`, stopping before a step more than
+        `max_gap_ms` after the one before it (or after from_ms). Returns how
+        many were written.
 
         A step due exactly at `from_ms` or earlier is written with offset 0:
         it is late (the shell woke late) and goes out at once.
         """
         n = 0
-        while n < capacity and self.next_ms <= until_ms:
-            due = self.next_ms - from_ms
+        last = from_ms
+        while n < capacity and self.next_ms <= until_ms and self.next_ms - last <= max_gap_ms:
+            last = self.next_ms
+            due = last - from_ms
             offsets_ms[n] = due if due > 0 else 0
             n += 1
             self.take()

@@ -14,6 +14,7 @@ program and no override lifts it; a soft one needs an override with a reason,
 which the controller writes to the event log (decide() builds that record).
 """
 from pump.compat import const
+from pump.prescription import MAX_STEPS_PER_DAY
 from pump.units import MS_PER_DAY, MS_PER_HOUR, NL_PER_ML, S_PER_DAY
 
 HARD = "hard"
@@ -26,6 +27,8 @@ REFUSED = "refused"
 
 _NL_PER_UL = const(1000)
 _S_PER_HOUR = const(3600)
+
+DRUG_NAME = "baclofen, intrathecal"  # the drug this library is for (the refill card names it)
 
 BACLOFEN_INTRATHECAL = {
     # Ampoules as supplied; anything else is a pharmacy dilution that the
@@ -92,7 +95,7 @@ BACLOFEN_INTRATHECAL = {
     # the flash record and the command size, not the pharmacology.
     "flex_schedules": {
         "effect_lead_ms": 2 * MS_PER_HOUR,
-        "max_steps": 48,
+        "max_steps": MAX_STEPS_PER_DAY,  # per day
         "checked_by": "druglib.check_flex_steps",
     },
     # Screening (the trial before implant): at the screening concentration,
@@ -304,12 +307,48 @@ def check_flow_floor(min_rate_ng_per_h, concentration_ng_per_ul, steps_per_ml):
                       % (mcg_text(min_rate_ng_per_h), concentration_ng_per_ul, asked_nl, floor_nl))]
 
 
+def on_days(violations, label):
+    """The violations with the days they concern before the message
+    ("sat, sun: daily dose ..."); label None (a daily program) leaves them."""
+    if label is None:
+        return violations
+    return [Violation(v.rule, v.severity, v.limit, v.value, v.unit, "%s: %s" % (label, v.message))
+            for v in violations]
+
+
+def _day_groups(prescription, values):
+    """[(label, value)] with the days of `prescription.days` that share a
+    value together: one line per distinct value, the label naming its days
+    (None for a daily program, which has one day)."""
+    if not prescription.weekly:
+        return [(None, values[0])]
+    names = prescription.day_names()
+    groups = []
+    for value in values:
+        if value not in [v for _label, v in groups]:
+            label = ", ".join(names[i] for i in range(len(values)) if values[i] == value)
+            groups.append((label, value))
+    return groups
+
+
 def check_schedule(prescription):
-    """The schedule's form: steps exist, start within the day, once each, at a
-    positive rate. A stop is a command that alarms (abrupt-stop row), never a
-    zero-rate step. When this finds anything the dose checks are skipped:
-    a malformed schedule has no meaningful dose."""
-    steps = prescription.steps
+    """The schedule's form: seven days for a weekly program, and in each day
+    steps exist, start within the day, once each, at a positive rate. A stop
+    is a command that alarms (abrupt-stop row), never a zero-rate step. When
+    this finds anything the dose checks are skipped: a malformed schedule has
+    no meaningful dose."""
+    days = prescription.days
+    if prescription.weekly and len(days) != 7:
+        return [Violation("week_not_seven_days", HARD, 7, len(days), "days",
+                          "a weekly schedule has seven days, Monday to Sunday; %d given" % len(days))]
+    found = []
+    names = prescription.day_names()
+    for i in range(len(days)):
+        found += on_days(_check_day_form(days[i]), names[i] if prescription.weekly else None)
+    return found
+
+
+def _check_day_form(steps):
     if not steps:
         return [Violation("schedule_empty", HARD, 1, 0, "steps", "the schedule has no steps")]
     found = []
@@ -330,16 +369,24 @@ def check_schedule(prescription):
 
 
 def check_flex_steps(prescription):
-    """Flex row (for a well-formed schedule): a bounded number of steps, and a
-    daily dose that is a whole ng, so the dose the pump accounts is exactly
-    the dose prescribed (Prescription.daily_ng_x_ms)."""
+    """Flex row (for a well-formed schedule), each day: a bounded number of
+    steps, and a daily dose that is a whole ng, so the dose the pump accounts
+    is exactly the dose prescribed (Prescription.day_ng_x_ms)."""
+    found = []
+    names = prescription.day_names()
+    for i in range(len(prescription.days)):
+        found += on_days(_check_day_steps(prescription, i), names[i] if prescription.weekly else None)
+    return found
+
+
+def _check_day_steps(prescription, index):
     row = _LIB["flex_schedules"]
     found = []
-    count = len(prescription.steps)
+    count = len(prescription.days[index])
     if count > row["max_steps"]:
         found.append(Violation("flex_too_many_steps", HARD, row["max_steps"], count, "steps",
                                "%d steps, at most %d" % (count, row["max_steps"])))
-    dose_x_ms = prescription.daily_ng_x_ms()
+    dose_x_ms = prescription.day_ng_x_ms(index)
     if dose_x_ms % MS_PER_HOUR:
         daily_ng = dose_x_ms // MS_PER_HOUR
         found.append(Violation("daily_dose_not_whole_ng", HARD, None, daily_ng, "ng/day",
@@ -371,6 +418,19 @@ def check_low_reservoir_warning(lead_s):
                       % (lead_s, least))]
 
 
+def check_day_doses(prescription, patient):
+    """The maintenance and children rows for each day's dose (midnight to
+    midnight; a weekly program's days each on their own), one finding per
+    distinct dose naming its days. The age rules are the patient's, once."""
+    found = check_child(patient)
+    age_rules = [v.rule for v in found]
+    for label, daily_ng in _day_groups(prescription, prescription.day_doses_ng()):
+        per_day = check_daily_dose(daily_ng, patient)
+        per_day += [v for v in check_child(patient, daily_ng) if v.rule not in age_rules]
+        found += on_days(per_day, label)
+    return found
+
+
 def check_maintenance_concentration(concentration_ng_per_ul):
     """Standard concentrations row: the screening ampoule (50 mcg/mL) for a
     maintenance program needs a reason (SOFT)."""
@@ -391,8 +451,7 @@ def check_drug_for_program(prescription, concentration_ng_per_ul, steps_per_ml, 
     if concentration_ng_per_ul > 0:
         found += check_maintenance_concentration(concentration_ng_per_ul)
         found += check_flow_ceiling(prescription.max_rate_ng_per_h(), concentration_ng_per_ul)
-        min_rate = min(rate for _start, rate in prescription.steps)
-        found += check_flow_floor(min_rate, concentration_ng_per_ul, steps_per_ml)
+        found += check_flow_floor(prescription.min_rate_ng_per_h(), concentration_ng_per_ul, steps_per_ml)
     return found
 
 
@@ -402,17 +461,15 @@ def check_prescription(prescription, patient, concentration_ng_per_ul, steps_per
 
     prescription: a Prescription; patient: {"origin", "age_years",
     "days_since_implant"} (the last dates the implant for
-    titration.TitrationHistory.from_patient); concentration in ng/uL (=
+    titration.TitrationHistory.for_patient); concentration in ng/uL (=
     mcg/mL, whole); steps_per_ml: the board's calibration. The change from
     the previous program is checked by titration.check_change.
     """
     malformed = check_schedule(prescription)
     if malformed:
         return check_concentration(concentration_ng_per_ul, dilution_declared) + check_child(patient) + malformed
-    daily_ng = prescription.daily_ng()
     found = check_drug_for_program(prescription, concentration_ng_per_ul, steps_per_ml, dilution_declared)
-    found += check_daily_dose(daily_ng, patient)
-    found += check_child(patient, daily_ng)
+    found += check_day_doses(prescription, patient)
     found += check_flex_steps(prescription)
     return found
 

@@ -71,7 +71,7 @@ BOOT_STATUS = ("empty", "ok", "fallback", "fault")
 # The order is the log's code: append, never reorder.
 COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient",
                  "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
-                 "set_clock", "bench", "selftest")
+                 "set_clock", "bench", "selftest", "card")
 CRASH_NAMES = ("MemoryError", "OSError", "ValueError", "TypeError", "KeyError", "IndexError",
                "AttributeError", "KeyboardInterrupt", "SystemExit")
 NOTE_BYTES = const(8)

@@ -34,6 +34,7 @@ class Monitor:
         self.sensor = SensorMonitor()
         self.supply_low = False
         self.temperature_out = False
+        self.stall_mark = 0  # steps out of the driver when a stalled pump last stood still
 
     def restart(self):
         """Delivery (re)starts: pressure history from before means nothing."""
@@ -51,12 +52,10 @@ class Monitor:
     def resumable(self, ctl):
         """The stop reasons an acknowledgement may lift: an occlusion whose
         pressure is back to baseline, and a stall (the next steps will show
-        whether the motor turns again)."""
+        whether the motor turns again; its alarm stays until they do)."""
         reasons = STOP_STALL
         if not ctl.alarms.condition_present(alarms.OCCLUSION):
             reasons |= STOP_OCCLUSION
-        if ctl.stop_mask & STOP_STALL:
-            ctl.alarms.clear(alarms.MOTOR_STALL, ctl.now_s())
         return reasons
 
     @staticmethod
@@ -67,9 +66,19 @@ class Monitor:
             am.clear(kind, now_s)
 
     def _check_motor(self, ctl, now_s):
-        if ctl.board.stepper.stalled() and ctl.delivering:
+        """A stall stops delivery; its alarm ends only when steps have gone
+        out since the retry with DIAG low, so a retried motor that still
+        does not turn is never shown as fine in between."""
+        stepper = ctl.board.stepper
+        if stepper.stalled() and ctl.delivering:
             ctl.alarms.raise_(alarms.MOTOR_STALL, now_s)
             ctl.stop(STOP_STALL, now_s)
+        elif ctl.alarms.condition_present(alarms.MOTOR_STALL):
+            out = ctl.reservoir.used_steps - stepper.pending()
+            if not ctl.delivering or out < self.stall_mark:  # standing still, or a refill restarted the count
+                self.stall_mark = out
+            elif out > self.stall_mark:
+                ctl.alarms.clear(alarms.MOTOR_STALL, now_s)
 
     def _check_pressure(self, ctl, pressure_mpsi, now_s):
         am = ctl.alarms

@@ -263,12 +263,21 @@ class SensorMonitor:
         self._last_mpsi = 0
         self._same_run = 0
 
+    def carry_fault(self):
+        """A sensor fault was present when the pump reset: the run of equal
+        readings carries on from the first one after the boot, so a stuck
+        sensor stays flagged until its reading moves (else a reboot would
+        leave the pump blind to a blocked line for STUCK_SAMPLES readings)."""
+        self._same_run = -1
+
     def sample(self, pressure_mpsi):
         if in_range(pressure_mpsi):
             self._invalid_run = 0
         elif self._invalid_run < INVALID_DEBOUNCE_SAMPLES:
             self._invalid_run += 1
-        if pressure_mpsi == self._last_mpsi and self._same_run:
+        if self._same_run < 0:
+            self._last_mpsi, self._same_run = pressure_mpsi, STUCK_SAMPLES
+        elif pressure_mpsi == self._last_mpsi and self._same_run:
             if self._same_run < STUCK_SAMPLES:
                 self._same_run += 1
         else:

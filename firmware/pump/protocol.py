@@ -92,20 +92,37 @@ class Protocol:
         self._locked_until_s = None
 
     def handle_line(self, line, now_s, truncated=False):
-        """Reply (bytes ending in a newline) to `line` (bytes, newline removed).
+        """Reply (bytes ending in a newline) to `line` (bytes, newline
+        removed), whole: for the host's tools and tests."""
+        parts = []
+        self.reply_to(parts.append, line, now_s, truncated)
+        return b"".join(parts)
 
-        `truncated` is the serial reader's flag for a line it had to cut.
-        """
+    def reply_to(self, write, line, now_s, truncated=False):
+        """Answer `line` by handing the reply line to `write` (bytes) in
+        pieces: a Rows value (the event log) goes out row by row, so a long
+        reply never sits whole in RAM (firmware/main.py writes to the USB
+        port). `truncated` is the serial reader's flag for a line it had to
+        cut."""
         try:
-            return _encode(self._handle(line, now_s, truncated))
+            reply = self._handle(line, now_s, truncated)
         except CommandError as exc:
-            return _encode({"ok": False, "error": str(exc.code), "message": str(exc.message)})
+            reply = {"ok": False, "error": str(exc.code), "message": str(exc.message)}
         except Exception as exc:  # a defect behind the boundary must not stop delivery
-            try:
-                self._event("protocol_fault", now_s, {"error": type(exc).__name__})
-            except Exception:  # the event log failing too changes nothing for the reply
-                pass
-            return _INTERNAL_REPLY
+            self._fault(now_s, exc)
+            write(_INTERNAL_REPLY)
+            return
+        try:
+            _write_json(write, reply)
+        except Exception as exc:  # rows that fail half-way: end the line, the host sees it broken
+            self._fault(now_s, exc)
+            write(b"\n")
+
+    def _fault(self, now_s, exc):
+        try:
+            self._event("protocol_fault", now_s, {"error": type(exc).__name__})
+        except Exception:  # the event log failing too changes nothing for the reply
+            pass
 
     def _handle(self, line, now_s, truncated):
         if truncated or len(line) > MAX_LINE_BYTES:
@@ -211,6 +228,32 @@ class Protocol:
     def _event(self, kind, now_s, detail):
         if self._on_event is not None:
             self._on_event(kind, now_s, detail)
+
+
+class Rows:
+    """A reply value written as a JSON list one row at a time (see
+    Protocol.reply_to): `rows` is an iterable of JSON-able rows, made as
+    they are written."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+
+def _write_json(write, reply):
+    """The reply object as one JSON line, a key (or a row) at a time."""
+    sep = b"{"
+    for key, value in reply.items():
+        write(sep + json.dumps(key).encode() + b": ")
+        sep = b", "
+        if isinstance(value, Rows):
+            row_sep = b"["
+            for row in value.rows:
+                write(row_sep + json.dumps(row).encode())
+                row_sep = b", "
+            write(b"[]" if row_sep == b"[" else b"]")
+        else:
+            write(json.dumps(value).encode())
+    write(b"{}\n" if sep == b"{" else b"}\n")
 
 
 def _encode(reply):

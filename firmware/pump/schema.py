@@ -9,7 +9,9 @@ place. The limits are what the pump can represent and the mechanism can do,
 not clinical limits: those belong to the drug library.
 """
 from pump.benchfaults import BENCH_FAULTS, BENCH_VALUE_UNITS
-from pump.units import NG_PER_MCG, NL_PER_ML, hhmm_to_ms, iso_to_clock_s, mcg_to_ng, ml_to_nl, to_int_units
+from pump.prescription import MAX_STEPS_PER_DAY
+from pump.units import (NG_PER_MCG, NL_PER_ML, WEEKDAY_NAMES, hhmm_to_ms, iso_to_clock_s, mcg_to_ng, ml_to_nl,
+                        to_int_units)
 
 BAD_ARGS = "bad_args"
 AUTH_COMMAND = "auth"  # answered by the protocol itself: counter, lockout, bench jumper
@@ -24,6 +26,7 @@ TEXT = "text"      # a reason for the event log: printable, limits are lengths
 FLAG = "flag"      # true or false
 CHOICE = "choice"  # one of the words in limits
 STEPS = "steps"    # a list of STEP_FIELDS objects -> sorted ((start_ms, ng_per_h), ...)
+WEEK = "week"      # {"mon": STEPS, ..., "sun": STEPS}, every day given -> seven STEPS, Monday first
 
 REQUIRED = "required"  # default for an argument that must be given
 _SCALE = {MCG: NG_PER_MCG, ML: NL_PER_ML, WHOLE: 1}
@@ -51,6 +54,16 @@ def _check_patient(args):
         raise CommandError(BAD_ARGS, "reason goes with new_patient")
 
 
+def _check_program(args):
+    if (args["steps"] is None) == (args["week"] is None):
+        raise CommandError(BAD_ARGS, "give steps (a daily schedule) or week (one per weekday), not both")
+
+
+def _check_plan(args):
+    if args["effects"] is not None and args["week_effects"] is not None:
+        raise CommandError(BAD_ARGS, "give effects (a day) or week_effects (a week), not both")
+
+
 def _check_settings(args):
     if args["low_reservoir_nl"] is None and args["low_reservoir_days"] is None:
         raise CommandError(BAD_ARGS, "give low_reservoir_ml, low_reservoir_days or both")
@@ -66,15 +79,17 @@ COMMANDS = {
     # `before`: only entries older than this seq (paging through the whole log)
     "log": (False, {"n": (WHOLE, "n", 10, (1, 50)), "before": (WHOLE, "before", None, (1, 0x3FFFFFFF))}, None),
     "version": (False, {}, None),
+    "card": (False, {}, None),  # the refill-visit card (pump.card)
     # clinician's planning aids (pump.clinical): they propose, they change nothing
     "plan": (False, {
-        "what": (CHOICE, "what", REQUIRED, ("starting_dose", "taper", "flex_preview", "csf_curve")),
+        "what": (CHOICE, "what", REQUIRED, ("starting_dose", "taper", "flex_preview", "flex_week_preview", "csf_curve")),
         "screening_mcg": (MCG, "screening_ng", None, (1, 100 * NG_PER_MCG)),
         "effect_h": (WHOLE, "effect_h", None, (0, 48)),
         "days": (WHOLE, "days", None, (1, 60)),
         "hours": (WHOLE, "hours", None, (1, 96)),
-        "effects": (STEPS, "effects", None, (1, 10)),
-    }, None),
+        "effects": (STEPS, "effects", None, (1, MAX_STEPS_PER_DAY)),
+        "week_effects": (WEEK, "week_effects", None, (1, MAX_STEPS_PER_DAY)),
+    }, _check_plan),
     "patient": (True, {
         "origin": (CHOICE, "origin", REQUIRED, ("spinal", "cerebral")),
         "age_years": (WHOLE, "age_years", REQUIRED, (0, 120)),
@@ -87,12 +102,13 @@ COMMANDS = {
         "override": (TEXT, "override", None, (1, 120)),  # the running program, soft for this patient
     }, _check_patient),
     "set_prescription": (True, {
-        # a flex day needs a few steps; ten is plenty and still fits in a line
-        "steps": (STEPS, "steps", REQUIRED, (1, 10)),
+        # a flex day of an implanted pump: up to 13 steps; a week, 13 a day
+        "steps": (STEPS, "steps", None, (1, MAX_STEPS_PER_DAY)),
+        "week": (WEEK, "week", None, (1, MAX_STEPS_PER_DAY)),
         "kind": (CHOICE, "kind", None, ("titration", "refill", "taper", "restart")),  # titration.KINDS
         "dilution": (FLAG, "dilution", False, None),
         "override": (TEXT, "override", None, (1, 120)),
-    }, None),
+    }, _check_program),
     "refill": (True, {
         "add_ml": (ML, "add_nl", REQUIRED, (1, 50 * NL_PER_ML)),
         "concentration_mcg_per_ml": (MCG, "concentration_ng_per_ml", REQUIRED, (1, 2000 * NG_PER_MCG)),
@@ -145,6 +161,8 @@ def _value_bytes(kind, limits):
         return 2 + max(len(word) for word in limits)
     if kind == STEPS:
         return 2 + limits[1] * (_object_bytes(STEP_FIELDS) + 2) - 2
+    if kind == WEEK:  # {"mon": STEPS, ...}: seven days, every one at its longest
+        return 2 + len(WEEKDAY_NAMES) * (len('"mon": ') + _value_bytes(STEPS, limits) + 2) - 2
     low, high = limits
     scale = _SCALE[kind]
     if scale == 1:
@@ -159,12 +177,19 @@ def _object_bytes(fields):
     return 2 + inner - (2 if fields else 0)
 
 
+# Fields of a command of which at most one is given (the command's check
+# refuses both): the line limit counts only the longer.
+EITHER = {"set_prescription": ("steps", "week"), "plan": ("effects", "week_effects")}
+
+
 def max_body_bytes(name, max_counter):
     """The longest body a command of the table can be: {"cmd", "args", "ctr"}
     with every argument at its longest (the protocol's line limit is
     computed from it, so the table and the limit cannot disagree)."""
-    return (len('{"cmd": "", "args": , "ctr": }') + len(name) + _object_bytes(COMMANDS[name][1])
-            + len(str(max_counter)))
+    fields = COMMANDS[name][1]
+    args_bytes = max(_object_bytes({key: field for key, field in fields.items() if key != left_out})
+                     for left_out in EITHER.get(name, (None,)))
+    return len('{"cmd": "", "args": , "ctr": }') + len(name) + args_bytes + len(str(max_counter))
 
 
 def needs_mac(name):
@@ -236,6 +261,8 @@ def _convert_value(kind, value, limits, name):
             if isinstance(value, str) and value in limits:
                 return value
             raise CommandError(BAD_ARGS, "%s: expected one of %s" % (name, ", ".join(limits)))
+        elif kind == WEEK:
+            return _week(value, limits, name)
         else:  # STEPS
             return _steps(value, limits, name)
     except (ValueError, OverflowError) as exc:  # UnitError; NaN and infinity from a float
@@ -274,3 +301,9 @@ def _steps(value, limits, name):
         starts.add(step["start_ms"])
         steps.append((step["start_ms"], step["ng_per_h"]))
     return tuple(sorted(steps))
+
+
+def _week(value, limits, name):
+    if not isinstance(value, dict) or sorted(value) != sorted(WEEKDAY_NAMES):
+        raise CommandError(BAD_ARGS, "%s: expected an object with the days %s" % (name, ", ".join(WEEKDAY_NAMES)))
+    return tuple(_steps(value[day], limits, "%s.%s" % (name, day)) for day in WEEKDAY_NAMES)

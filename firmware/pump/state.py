@@ -5,7 +5,9 @@ restarted pump needs to go on safely: prescription, patient, reservoir
 accounting, settings, titration history, stop reasons, latched alarms, the
 protocol counter, the delivery authorisation (see pump.controller for the
 power-cut argument) and the wall time it was saved at (`t`: day and ms of
-day, so pump.boot can tell how long a power outage lasted). Keys are short:
+day, so pump.boot can tell how long a power outage lasted), the steady
+clock's offset (`clk`, Controller.steady_s) and the epoch every kept time
+counts from (`ep`, Controller.now_s). Keys are short:
 the record is rewritten up to every ten minutes for the life of the pump.
 
 Boot, by what the store finds:
@@ -29,33 +31,42 @@ BOOT_STATUS = {name: i for i, name in enumerate(events.BOOT_STATUS)}  # the log'
 
 
 class StateCodec:
-    VERSION = 2
+    VERSION = 3
 
     @staticmethod
     def migrate(version, payload):
         """Version 1 had no save time: it reads as saved at an unknown time
-        (no outage to measure; see pump.boot). Anything else is refused
+        (no outage to measure; see pump.boot). Versions 1 and 2 may lack the
+        steady clock's offset (`clk`: no set_clock counted, 0) and the epoch
+        (`ep`: their times count from 2000, day 0). Anything else is refused
         (store reports it as a fault)."""
-        if version != 1:
+        if version not in (1, 2):
             return None
         record = json.loads(payload)
-        record["t"] = None
+        if version == 1:
+            record["t"] = None
+        if "clk" not in record:
+            record["clk"] = 0
+        if "ep" not in record:
+            record["ep"] = 0
         return json.dumps(record).encode()
 
     @staticmethod
     def encode(ctl):
         record = {
-            "rx": [list(step) for step in ctl.prescription.steps] if ctl.prescription else None,
+            "rx": ctl.prescription.to_record() if ctl.prescription else None,
             "pt": ctl.patient,
             "res": ctl.reservoir.to_record(),
             "set": ctl.settings,
             "tit": ctl.history.to_record() if ctl.history else None,
             "stop": ctl.stop_mask,
+            "stp": list(ctl.stopped_since) if ctl.stopped_since else None,
             "auth": ctl.authorized_steps,
             "ctr": ctl.counter,
             "al": ctl.alarms.to_record(),
             "t": [ctl.day, ctl.ms],
             "clk": ctl.clock_offset_s,
+            "ep": ctl.epoch_day,  # the frame of every time in the record (Controller.now_s)
         }
         return json.dumps(record).encode()
 
@@ -80,6 +91,7 @@ class StateCodec:
             # not flash damage. Same answer: do not guess.
             ctl.storage_failed(now_s)
             return
+        now_s = ctl.now_s()  # in the record's frame
         if status == FALLBACK:
             ctl.record(now_s, events.STORAGE_FALLBACK, 0, 0)
         uncertain = ctl.authorized_steps - ctl.reservoir.used_steps
@@ -97,13 +109,16 @@ class StateCodec:
 
     @staticmethod
     def _apply(ctl, record):
-        ctl.prescription = Prescription(record["rx"]) if record["rx"] else None
+        ctl.epoch_day = record["ep"]
+        ctl.prescription = Prescription.from_record(record["rx"]) if record["rx"] else None
         ctl.patient = record["pt"]
         ctl.reservoir.restore(record["res"])
         ctl.settings = record["set"]
         ctl.history = TitrationHistory.from_record(record["tit"]) if record["tit"] else None
         ctl.stop_mask = record["stop"]
+        since = record.get("stp")  # absent in a record from before stops had a start
+        ctl.stopped_since = tuple(since) if since else None
         ctl.authorized_steps = record["auth"]
         ctl.counter = record["ctr"]
         ctl.alarms = AlarmManager.from_record(record["al"], ctl._on_alarm_event)
-        ctl.clock_offset_s = record.get("clk", 0)  # none in records from before the steady clock
+        ctl.clock_offset_s = record["clk"]

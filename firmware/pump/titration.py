@@ -38,8 +38,8 @@ The history belongs to the patient (pump.commands keeps it across a re-sent
 persists in flash: a handful of ints, to_record()/from_record() as JSON.
 """
 from pump.druglib import (BACLOFEN_INTRATHECAL, HARD, SOFT, Violation, check_child, check_daily_dose,
-                          mcg_text, rule_origin)
-from pump.units import S_PER_DAY
+                          mcg_text, on_days, rule_origin)
+from pump.units import S_PER_DAY, WEEKDAY_NAMES
 
 TITRATION = "titration"
 REFILL = "refill"
@@ -160,9 +160,12 @@ class TitrationHistory:
         return last[3] if last is not None and now_s - last[0] < _CLINICIAN["window_s"] else 0
 
     def boluses_in_window_ng(self, now_s):
-        """Bolus drug given (or being given) in the last 24 h, for the daily dose rows."""
+        """Bolus drug accepted in the last 24 h, for the daily dose rows: a
+        bolus cut short counts in full, since what it did not give may
+        still be given as its remainder (which finishes the same dose and
+        is not counted again) and part of it may sit in a blocked line."""
         window_s = _CLINICIAN["window_s"]
-        return sum(b[1] - b[3] for b in self.boluses if now_s - b[0] < window_s)
+        return sum(b[1] for b in self.boluses if now_s - b[0] < window_s)
 
     def to_record(self):
         return {"implant_s": self.implant_s, "initial_ng": self.initial_ng, "dose_ng": self.dose_ng,
@@ -302,6 +305,8 @@ def check_change(history, patient, new_daily_ng, now_s, kind=TITRATION):
     if old_ng is None:
         return []
     origin = rule_origin(patient)
+    if kind == RESTART and new_daily_ng <= old_ng:  # after a taper, whichever way it goes: else a way round the bands
+        return _restart(history, new_daily_ng)
     if new_daily_ng > old_ng:
         found = _increase_timing(history, now_s)
         if kind == TAPER:
@@ -425,3 +430,43 @@ def _clinician(history, patient, dose_ng, now_s, basal_daily_ng):
                                    "the %d %% titration step (%s)" % (mcg_text(window_ng),
                                    _pct_ceil(window_ng, basal_daily_ng), mcg_text(basal_daily_ng), step_pct, origin)))
     return found
+
+
+# A weekly program changes each weekday's dose on its own; the week's total
+# must not escalate (or fall) faster than a day may. For the total only the
+# rules that guard against harm apply: the bands' lower edges ask whether a
+# day's change is worth making, which the days answer.
+_WEEK_TOTAL_RULES = ("titration_increase_above_band", "refill_increase_above_limit", "decrease_above_band")
+
+
+def check_week_change(history, patient, old_week_ng, new_week_ng, now_s, kind=TITRATION):
+    """check_change for a change where either program is weekly: each
+    weekday against the same weekday before (old_week_ng, new_week_ng: seven
+    doses, Monday first; a daily program's seven alike), then the weekly
+    totals. A finding shared by several days is given once, naming them."""
+    groups = []  # [violation, [day names]] by (rule, message)
+    for i in range(7):
+        day = TitrationHistory.from_record(history.to_record())
+        day.dose_ng = old_week_ng[i]
+        for v in check_change(day, patient, new_week_ng[i], now_s, kind):
+            for group in groups:
+                if group[0].rule == v.rule and group[0].message == v.message:
+                    group[1].append(WEEKDAY_NAMES[i])
+                    break
+            else:
+                groups.append([v, [WEEKDAY_NAMES[i]]])
+    found = []
+    for v, days in groups:
+        found += on_days([v], ", ".join(days))
+    week = TitrationHistory.from_record(history.to_record())
+    week.dose_ng = sum(old_week_ng)
+    totals = [v for v in check_change(week, patient, sum(new_week_ng), now_s, kind) if v.rule in _WEEK_TOTAL_RULES]
+    return found + on_days(totals, "weekly total")
+
+
+def record_week_change(history, old_week_ng, new_week_ng, now_s, kind=TITRATION):
+    """record_change for a weekly change: the dose kept is the heaviest day's
+    (Prescription.daily_ng), and a rise on any weekday is an increase."""
+    history.record_change(max(new_week_ng), now_s, kind)
+    if any(new > old for old, new in zip(old_week_ng, new_week_ng)):
+        history.increased_s = now_s

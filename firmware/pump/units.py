@@ -63,6 +63,17 @@ def ms_to_hhmm(ms):
     return "%02d:%02d" % (minutes // 60, minutes % 60)
 
 
+# Monday first, as people and datetime.weekday() count; 2000-01-01 was a Saturday.
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SATURDAY = const(5)
+
+
+def weekday(day):
+    """0 (Monday) .. 6 (Sunday) of a day count since 2000-01-01: a small-int
+    modulo, so the wake path can ask it."""
+    return (day + _SATURDAY) % 7
+
+
 _DAYS_BEFORE_MONTH = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 _ISO_SHAPE = "dddd-dd-ddTdd:dd:dd"
 

@@ -9,3 +9,12 @@ def raises(exception, action):
     except exception:
         return True
     return False
+
+
+try:
+    import micropython
+    heap_lock, heap_unlock = micropython.heap_lock, micropython.heap_unlock
+except (ImportError, AttributeError):  # CPython: no heap to lock
+    def heap_lock():
+        """Nothing to lock on CPython."""
+    heap_unlock = heap_lock

@@ -19,12 +19,16 @@ Invariants (one name each, used in reports and docs/notes):
   of 10 min and two step intervals at the prescription's lowest rate), a
   medium or high alarm shows (a flashing lamp: IEC 60601-1-8 gives low
   priority a steady one) and the buzzer sounded within the last 15 min.
-  Time without power is exempt (windows are measured in powered time). So
+  Time without power is exempt (windows are measured in powered time), and
+  a window starts afresh when a person ends a stop (an ACK, resume, a new
+  program or a refill accepted): a pump that then still does not deliver is
+  judged N minutes later, one that does is not held to the stop it ended. So
   is a blocked line the pump is still pushing into, until it has pushed the
   occlusion detector's stated bound into it (57 steps, 4.5 uL: no pressure
   detector can see a blockage before a volume has been pushed against it,
   and at 3 steps/h that takes hours), counted afresh after each back-off
-  (the pump saw the block; resumed, its detector starts again); a pump that
+  (the pump saw the block; resumed, its detector starts again) and each
+  power cut (it boots with no pressure history); a pump that
   has stopped pushing, or has pushed more than that, is judged as written.
 - `hard_limit`: no accepted program, patient, refill, bolus or setting puts
   the prescription in force outside the daily-dose range of the patient's
@@ -77,6 +81,7 @@ LOW_WARNING_MIN_DAYS = 3
 MIN_WINDOW_MS = 10 * MS_PER_MIN
 SAMPLE_MS = 10_000
 SOUNDED_WITHIN_MS = 15 * MS_PER_MIN
+RESTARTS_DELIVERY = ("resume", "ack", "set_prescription", "refill")  # accepted, they may end a stop
 OCCLUSION_DETECTION_STEPS = 57  # the detector's stated worst case (pump/occlusion.py, "Bounds")
 
 
@@ -85,15 +90,6 @@ OCCLUSION_DETECTION_STEPS = 57  # the detector's stated worst case (pump/occlusi
 # check listed here is still made, and counted in `skipped`, but does not
 # fail the run. The list only shrinks: an invariant is never weakened.
 PENDING = {
-    "silent_stop": "an ACK clears a stall alarm before the motor is seen to turn (silent-stops)",
-    "reservoir": "defect 14: the calibration's tolerance (real-chip)",
-    "over_delivery": "a clock change during a bolus runs the bolus on; a clock set under 70 s ahead "
-                     "is caught up at once (real-chip)",
-    "soft_limit": "defects 5, 6, 7, 11, 12 (drug-library)",
-    "day_rule": "defects 5, 8, 10 (drug-library)",
-    "hard_limit.patient_change": "defect 6 (drug-library)",
-    "hard_limit.refill_flow": "defect 9 (drug-library)",
-    "hard_limit.restart": "defect 7: a restart needs a taper and the recorded starting dose (drug-library)",
 }
 
 
@@ -239,6 +235,8 @@ class Watcher:
         self.boluses_ng = 0       # accepted, all time
         self.patient_steps = 0    # mechanism.to_patient_steps at self.t
         self.outages = []         # (run ms the power failed, run ms it came back)
+        self.restarted_ms = -MS_PER_DAY  # powered ms a person last restarted delivery
+        self.refilling = False
         self.blocked_from = None  # forward pulses emitted when the line was blocked (or last backed off)
         self.blocked_backward = 0
         self.samples = []         # (powered ms, prescribed, delivered, forward pulses), oldest first
@@ -255,6 +253,7 @@ class Watcher:
         self.implant_t = None     # run ms of the implant
         self.increased_t = None
         self.bolus_times = []     # (run ms, ng, kind)
+        self.remainder_ng = 0     # the most a remainder may still give: the last bolus's dose, less remainders
         self.last_kind = None     # of the last accepted change
         self.taper = None         # (run ms, daily ng) where the drug holiday's taper began
         self.starting = None      # the post-implant starting dose on record (a restart's target)
@@ -284,6 +283,11 @@ class Watcher:
         if sample:
             self._sample()
 
+    def person_restarted(self):
+        """A person ended a stop (ACK, resume, a new program, a refill): the
+        stop was theirs to end, and the window starts again from here."""
+        self.restarted_ms = self.powered_ms
+
     def _powered_between(self, t0, t1):
         """ms of [t0, t1] with the power on."""
         powered = t1 - t0
@@ -295,6 +299,8 @@ class Watcher:
         """The power dies at t for off_ms: nothing sounds, nothing is owed."""
         self.update(t)
         self.outages.append((t, t + off_ms))
+        if self.blocked_from is not None:  # the pump boots with no pressure history: it looks afresh
+            self.blocked_from = self.run.board.stepper.forward_emitted
         self.prescribed_all += self._prescribed_over(t, t + off_ms)
         self.t = t + off_ms
 
@@ -358,8 +364,8 @@ class Watcher:
         self._check_over_delivery()
 
     def _check_silent_stop(self):
-        if self.rx is None:
-            return
+        if self.rx is None or self.run.off_until is not None:
+            return  # nothing prescribed, or no power (its lamps and buzzer are dark; the time is exempt)
         window = self._window_ms()
         if window > self.window:
             self.start = 0  # a longer window starts further back (kept samples allow it)
@@ -370,8 +376,8 @@ class Watcher:
         while i + 1 < len(samples) and samples[i + 1][0] <= since:
             i += 1
         self.start = i
-        if not samples or samples[i][0] > since:
-            return  # not N minutes of powered history yet
+        if not samples or samples[i][0] > since or self.restarted_ms > since:
+            return  # not N minutes of powered history yet, or since a person restarted delivery
         start = samples[i]
         prescribed = self.prescribed - start[1]  # ng x ms/h
         delivered = self.delivered - start[2]    # steps x mcg/mL: ng x spm / 1000
@@ -418,6 +424,8 @@ class Watcher:
             self.blocked_backward = stepper.forward_emitted - stepper.emitted
 
     def _check_reservoir(self):
+        if self.refilling:  # the fill and its confirmation are one act: no estimate is right inside it
+            return
         run = self.run
         mech = run.board.mechanism
         estimate_nl = run.ctl.reservoir.remaining_nl()
@@ -465,6 +473,7 @@ class Watcher:
         if args.get("new_patient"):
             self.implant_t = self.increased_t = self.reference = self.starting = self.last_kind = None
             self.bolus_times = []
+            self.remainder_ng = 0
         if args.get("starting_mcg_per_day") is not None:
             self.starting = int(round(args["starting_mcg_per_day"] * NG_PER_MCG))
         if self.implant_t is None and days is not None:
@@ -486,7 +495,8 @@ class Watcher:
         previous, self.rx = self.reference, steps
         self._hard("hard_limit.prescription", "prescription of %d ng/day" % dose)
         soft = soft_problems(dose, previous, kind, self.patient, self.concentration)
-        if kind == "restart" and (self.last_kind != "taper" or self.starting is None or dose > self.starting):
+        if kind == "restart" and previous is not None and (
+                self.last_kind != "taper" or self.starting is None or dose > self.starting):
             self._broken("hard_limit.restart", "a restart to %d ng/day after a %s change (starting dose %s)" % (
                 dose, self.last_kind, self.starting))
         if kind == "taper" and previous is not None and dose < previous:
@@ -528,9 +538,18 @@ class Watcher:
     def _accepted_bolus(self, args, answer):
         """Screening boluses (before the implant) are a day apart; any other
         bolus is an increase, and none comes in the first day after the
-        implant; every bolus counts in the day's hard maximum."""
+        implant; every bolus counts in full in the day's hard maximum. A
+        remainder is the rest of a bolus cut short, already counted in
+        full: it is not counted again, but all the remainders of a bolus
+        together are never more than that bolus."""
         ng = int(round(args["mcg"] * NG_PER_MCG))
         kind = args.get("kind", "clinician")
+        if kind == "remainder":
+            self._day_rule("day_rule.bolus_after_implant", self.implant_t, "a remainder after the implant")
+            self.remainder_ng -= ng
+            if self.remainder_ng < 0:
+                self._broken("hard_limit.bolus_day", "a remainder of %d ng is more than the bolus it finishes" % ng)
+            return
         if kind == "screening":
             screening = [t for t, _ng, k in self.bolus_times if k == "screening"]
             if screening:
@@ -547,6 +566,7 @@ class Watcher:
             self._broken("hard_limit.bolus_day", "a bolus of %d ng takes the day to %d ng" % (ng, total))
         self.bolus_times.append((self.t, ng, kind))
         self.boluses_ng += ng
+        self.remainder_ng = ng
 
     def _accepted_settings(self, args, answer):
         days = args.get("low_reservoir_days")
@@ -585,7 +605,7 @@ class _Unmeasured:
     def _nothing(self, *args):
         pass
 
-    pause = reset = set_rate = add_lump = pulse = at = program = program_bolus = deliver = _nothing
+    pause = reset = set_rate = add_lump = pulse = at = hold = release = program = program_bolus = deliver = _nothing
 
 
 class CheckedRun(Run):
@@ -604,18 +624,29 @@ class CheckedRun(Run):
         pass
 
     def command(self, command):
+        watch = self.watch
+        before = watch.restarted_ms
+        if command["cmd"] in RESTARTS_DELIVERY:  # before it runs: the pump acts on it at once
+            watch.update(self.time.t_ms)
+            watch.person_restarted()
         reply = Run.command(self, command)
-        self.watch.command(command, reply)
+        if reply is None or not json.loads(reply)["ok"]:
+            watch.restarted_ms = before  # refused: it ended nothing
+        watch.command(command, reply)
         return reply
 
-    def _observe(self):
-        Run._observe(self)
+    def _observe(self, t):
+        Run._observe(self, t)
         self.watch.update(self.time.t_ms)
         self.watch.check()
 
     def _event(self, event):
         self.watch.update(self.time.t_ms)
+        if event["do"] == "press":
+            self.watch.person_restarted()
+        self.watch.refilling = event["do"] == "refill"
         Run._event(self, event)
+        self.watch.refilling = False
         self.watch.line_blocked(self.board.mechanism.occluded)
         self.watch.update(self.time.t_ms)
         self.watch.check()

@@ -127,9 +127,12 @@ RULES = (
                              ("kind", PICK(None, None, "titration", "refill", "taper", "restart")),
                              ("override", PICK(None, None, "", "  ", "responder, per Dr. Ng", REASON_120, REASON_120 + "r")),
                              ("dilution", PICK(False, False, True)))),
-    ("bolus", 2, (("mcg", PICK(1, 25, 50, 75, 100, 150, 1000)), ("override", PICK(None, None, "screening per protocol")))),
+    ("bolus", 2, (("mcg", PICK(1, 25, 50, 75, 100, 150, 1000)), ("override", PICK(None, None, "screening per protocol")),
+                  ("kind", PICK(None, None, "clinician", "screening", "remainder")), ("duration_s", PICK(None, None, 1, 60, 900)))),
     ("patient", 1, (("origin", PICK(None, "spinal", "cerebral")), ("age", PICK(None, None, 3, 10, 12, 15, 40)),
-                    ("days_since_implant", PICK(None, None, 0, 1, 400)))),
+                    ("days_since_implant", PICK(None, None, 0, 1, 400, "not implanted")),
+                    ("new_patient", PICK(False, False, False, True)), ("starting_mcg_per_day", PICK(None, None, 300, 2500)),
+                    ("override", PICK(None, None, "running program reviewed, Dr. Ng")))),
     ("stop", 2, (("reason", PICK("suspected overdose", REASON_120, REASON_120 + "r", "")),)),
     ("resume", 2, ()),
     ("ack", 1, ()),
@@ -183,9 +186,11 @@ class Sequence:
 
     def _wake_after_events(self):
         """Run.advance_to wakes the pump once after the events of one time,
-        before time moves on: so must a sequence, to be its own scenario."""
+        before time moves on, if it has power: so must a sequence, to be
+        its own scenario."""
         self.batch_t = None
-        self.run._advance()
+        if self.run.off_until is None:
+            self.run._advance()
         self.run.check_now()
 
     def _plain(self, do):
@@ -291,18 +296,27 @@ class Sequence:
             args["dilution"] = True
         self._command("set_prescription", args)
 
-    def bolus(self, mcg, override):
+    def bolus(self, mcg, override, kind, duration_s):
         args = {"mcg": mcg}
-        if override is not None:
-            args["override"] = override
+        for name, value in (("override", override), ("kind", kind), ("duration_s", duration_s)):
+            if value is not None:
+                args[name] = value
         self._command("bolus", args)
 
-    def patient(self, origin, age, days_since_implant):
+    def patient(self, origin, age, days_since_implant, new_patient, starting_mcg_per_day, override):
+        """The same patient with a change, or (new_patient) another one."""
         now = self.run.watch.patient or self.raw["patient"]
-        self._command("patient", {"origin": origin or now["origin"],
-                                  "age_years": now["age_years"] if age is None else age,
-                                  "days_since_implant": now["days_since_implant"] if days_since_implant is None
-                                  else days_since_implant})
+        args = {"origin": origin or now["origin"], "age_years": now["age_years"] if age is None else age}
+        days = now["days_since_implant"] if days_since_implant is None else days_since_implant
+        if days is not None and days != "not implanted":
+            args["days_since_implant"] = days
+        if new_patient:
+            args["new_patient"] = True
+            args["reason"] = "another patient: transfer from ward 3"
+        for name, value in (("starting_mcg_per_day", starting_mcg_per_day), ("override", override)):
+            if value is not None:
+                args[name] = value
+        self._command("patient", args)
 
     def stop(self, reason):
         self._command("stop", {"reason": reason})

@@ -19,9 +19,12 @@ RATE_NG_PER_H = 30_000  # 720 mcg/day
 ACCEPT = {"override_reason": None, "violations": [], "catheter_suspected": False}
 
 
-def delivering_pump():
+def delivering_pump(epoch_day=None):
+    """`epoch_day` 0: a pump whose times count from 2000, as before the epoch."""
     board = SimBoard(DAY0, EIGHT_AM, fill_nl=20_000_000)
     ctl = Controller(board, DAY0, EIGHT_AM)
+    if epoch_day is not None:
+        ctl.epoch_day = epoch_day
     ctl.patient = {"origin": "spinal", "age_years": 40, "days_since_implant": 100}
     ctl.refill(20_000_000, 500, ctl.now_s())
     ctl.set_prescription(Prescription([(0, RATE_NG_PER_H)]), ctl.now_s(), ACCEPT)
@@ -139,7 +142,8 @@ def outage(off_ms, clock_ok=True):
     board, ctl = delivering_pump()
     deliver_for(board, ctl, 47 * MINUTE_MS)  # delivering for a while, then the power goes
     later(board, off_ms)
-    board.clock.ok = clock_ok
+    board.rtc.oscillator_stopped = not clock_ok  # the DS3231 says it lost its time
+    board.clock.now()
     return board, reboot(board)
 
 
@@ -205,17 +209,49 @@ def test_the_prescription_integral_over_an_outage_follows_the_flex_steps():
 
 # --- the state record's time, and the record from before it ----------------------
 
-def test_a_version_1_record_is_migrated_and_boots_without_an_outage_alarm():
-    board, ctl = delivering_pump()
+def save_as_version(board, ctl, version, *dropped):
+    """The record as an older firmware wrote it: without the keys it lacked."""
     record = json.loads(StateCodec.encode(ctl))
-    del record["t"]
-    RecordStore(board.fs, "state", 1).save(json.dumps(record).encode())
+    for key in dropped:
+        del record[key]
+    RecordStore(board.fs, "state", version).save(json.dumps(record).encode())
+
+
+def test_a_version_1_record_is_migrated_and_boots_without_an_outage_alarm():
+    board, ctl = delivering_pump(epoch_day=0)
+    save_as_version(board, ctl, 1, "t", "clk", "ep")
     later(board, 3 * HOUR_MS)
     ctl = reboot(board)
     assert ctl.delivering and ctl.prescription == Prescription([(0, RATE_NG_PER_H)])
     assert episodes(ctl, MISSED_DELIVERY) == [] and episodes(ctl, RESTART)
     payload, _status = RecordStore(board.fs, "state", StateCodec.VERSION).load()
-    assert json.loads(payload)["t"] == list(board.time.day_ms())
+    assert json.loads(payload)["t"] == [ctl.day, ctl.ms]  # its pass's clock reading (flash takes ms)
+    assert (ctl.epoch_day, ctl.clock_offset_s) == (0, 0)
+
+
+def test_a_version_2_record_with_the_steady_clock_and_no_epoch_keeps_both_clocks():
+    board, ctl = delivering_pump(epoch_day=0)  # its times count from 2000
+    ctl.set_clock(ctl.clock_s(ctl.now_s()) + 3600)
+    ctl.advance(*board.clock.now())  # the shell's pass after the command reads the new clock
+    steady_s = ctl.steady_s()
+    save_as_version(board, ctl, 2, "ep")
+    later(board, 3 * HOUR_MS)
+    ctl = reboot(board)
+    assert ctl.delivering and (ctl.epoch_day, ctl.clock_offset_s) == (0, 3600)
+    assert 3 * 3600 <= ctl.steady_s() - steady_s <= 3 * 3600 + 2  # + the boot's edge search
+    payload, _status = RecordStore(board.fs, "state", StateCodec.VERSION).load()
+    assert (json.loads(payload)["ep"], json.loads(payload)["clk"]) == (0, 3600)
+
+
+def test_a_version_2_record_with_the_epoch_and_no_steady_clock_keeps_its_epoch():
+    board, ctl = delivering_pump()
+    now_s = ctl.now_s()
+    save_as_version(board, ctl, 2, "clk")
+    later(board, 3 * HOUR_MS)
+    ctl = reboot(board)
+    assert ctl.delivering and (ctl.epoch_day, ctl.clock_offset_s) == (DAY0, 0)
+    assert 3 * 3600 <= ctl.steady_s() - now_s <= 3 * 3600 + 2
+    assert StateCodec.migrate(4, b"{}") is None  # newer firmware's record: no guess
 
 
 def test_a_crash_loop_in_the_simulator_is_lifted_by_the_resume_command_only():

@@ -20,7 +20,7 @@ def test_starting_dose_doubles_the_screening_dose_unless_its_effect_lasted_over_
 def test_continuous_schedule_delivers_exactly_the_daily_dose():
     for daily_ng in (12_000, 100_000, 300_001, 2_003_000, 24):
         steps = steps_for_daily_dose(daily_ng)
-        assert Prescription(steps).daily_ng_x_ms() == daily_ng * MS_PER_HOUR, daily_ng
+        assert Prescription(steps).day_ng_x_ms(0) == daily_ng * MS_PER_HOUR, daily_ng
         rates = [rate for _start, rate in steps]
         assert max(rates) - min(rates) < 24, daily_ng
 

@@ -215,11 +215,17 @@ def test_daily_dose_must_be_a_whole_ng():
     assert check_prescription(whole, SPINAL, 500, STEPS_PER_ML) == []
 
 
-def test_flex_schedule_has_at_most_48_steps():
+def test_flex_schedule_has_at_most_13_steps_a_day():
     def every(minutes, count):
-        return Prescription([(i * minutes * 60_000, 30_000) for i in range(count)])
-    assert check_prescription(every(30, 48), SPINAL, 500, STEPS_PER_ML) == []
-    assert found(check_prescription(every(29, 49), SPINAL, 500, STEPS_PER_ML)) == [("flex_too_many_steps", HARD)]
+        return [(i * minutes * 60_000, 30_000) for i in range(count)]
+    assert check_prescription(Prescription(every(60, 13)), SPINAL, 500, STEPS_PER_ML) == []
+    assert found(check_prescription(Prescription(every(60, 14)), SPINAL, 500, STEPS_PER_ML)) == [
+        ("flex_too_many_steps", HARD)]
+    week = [every(60, 13)] * 7
+    assert check_prescription(Prescription(week=week), SPINAL, 500, STEPS_PER_ML) == []
+    week[4] = every(60, 14)
+    broken = check_prescription(Prescription(week=week), SPINAL, 500, STEPS_PER_ML)
+    assert [(v.rule, v.message[:5]) for v in broken] == [("flex_too_many_steps", "fri: ")]
 
 
 def test_higher_night_doses_are_allowed():

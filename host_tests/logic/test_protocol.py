@@ -404,8 +404,9 @@ bolus | {"mcg": 50} | {"ng": 50000, "kind": "clinician", "duration_s": 60, "over
 bolus | {"mcg": 0.5, "kind": "screening", "duration_s": 120, "override": "screening dose 2"} | {"ng": 500, "kind": "screening", "duration_s": 120, "override": "screening dose 2"}
 refill | {"add_ml": 15, "concentration_mcg_per_ml": 500} | {"add_nl": 15000000, "concentration_ng_per_ml": 500000, "dilution": false, "confirm": false, "override": null}
 refill | {"add_ml": 0.1, "concentration_mcg_per_ml": 1250, "dilution": true, "confirm": true} | {"add_nl": 100000, "concentration_ng_per_ml": 1250000, "dilution": true, "confirm": true, "override": null}
-set_prescription | {"steps": [{"start": "07:00", "mcg_per_h": 20}, {"start": "00:00", "mcg_per_h": 30.5}]} | {"steps": [[0, 30500], [25200000, 20000]], "kind": null, "dilution": false, "override": null}
-set_prescription | {"steps": [{"start": "23:59", "mcg_per_h": 0}], "kind": "refill", "override": "900 mcg/day"} | {"steps": [[86340000, 0]], "kind": "refill", "dilution": false, "override": "900 mcg/day"}
+set_prescription | {"steps": [{"start": "07:00", "mcg_per_h": 20}, {"start": "00:00", "mcg_per_h": 30.5}]} | {"steps": [[0, 30500], [25200000, 20000]], "week": null, "kind": null, "dilution": false, "override": null}
+set_prescription | {"steps": [{"start": "23:59", "mcg_per_h": 0}], "kind": "refill", "override": "900 mcg/day"} | {"steps": [[86340000, 0]], "week": null, "kind": "refill", "dilution": false, "override": "900 mcg/day"}
+set_prescription | {"week": {"mon": [{"start": "07:00", "mcg_per_h": 20}, {"start": "00:00", "mcg_per_h": 30}], "tue": [{"start": "00:00", "mcg_per_h": 1}], "wed": [{"start": "00:00", "mcg_per_h": 2}], "thu": [{"start": "00:00", "mcg_per_h": 3}], "fri": [{"start": "00:00", "mcg_per_h": 4}], "sat": [{"start": "00:00", "mcg_per_h": 5}], "sun": [{"start": "22:00", "mcg_per_h": 6.5}]}} | {"steps": null, "week": [[[0, 30000], [25200000, 20000]], [[0, 1000]], [[0, 2000]], [[0, 3000]], [[0, 4000]], [[0, 5000]], [[79200000, 6500]]], "kind": null, "dilution": false, "override": null}
 patient | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0} | {"origin": "cerebral", "age_years": 9, "days_since_implant": 0, "starting_ng_per_day": null, "new_patient": false, "reason": null, "override": null}
 patient | {"origin": "spinal", "age_years": 40, "starting_mcg_per_day": 100, "new_patient": true, "reason": "pump moved to a new patient"} | {"origin": "spinal", "age_years": 40, "days_since_implant": null, "starting_ng_per_day": 100000, "new_patient": true, "reason": "pump moved to a new patient", "override": null}
 stop | {"reason": "overdose suspected"} | {"reason": "overdose suspected"}
@@ -479,6 +480,12 @@ set_prescription | {"steps": [{"start": "00:00", "mcg_per_h": 20}], "kind": "hol
 set_prescription | {"steps": [{"start": "00:00", "mcg_per_h": 20}], "override": ""}
 set_prescription | {"steps": [{"start": "00:00", "mcg_per_h": 20}], "override": "a\\nb"}
 set_prescription | {"steps": [{"start": "00:00", "mcg_per_h": 20}], "override": 5}
+set_prescription | {}
+set_prescription | {"steps": [{"start": "00:00", "mcg_per_h": 20}], "week": {"mon": [{"start": "00:00", "mcg_per_h": 20}], "tue": [{"start": "00:00", "mcg_per_h": 20}], "wed": [{"start": "00:00", "mcg_per_h": 20}], "thu": [{"start": "00:00", "mcg_per_h": 20}], "fri": [{"start": "00:00", "mcg_per_h": 20}], "sat": [{"start": "00:00", "mcg_per_h": 20}], "sun": [{"start": "00:00", "mcg_per_h": 20}]}}
+set_prescription | {"week": {"mon": [{"start": "00:00", "mcg_per_h": 20}], "tue": [{"start": "00:00", "mcg_per_h": 20}], "wed": [{"start": "00:00", "mcg_per_h": 20}], "thu": [{"start": "00:00", "mcg_per_h": 20}], "fri": [{"start": "00:00", "mcg_per_h": 20}], "sat": [{"start": "00:00", "mcg_per_h": 20}]}}
+set_prescription | {"week": {"mon": [{"start": "00:00", "mcg_per_h": 20}], "tue": [{"start": "00:00", "mcg_per_h": 20}], "wed": [{"start": "00:00", "mcg_per_h": 20}], "thu": [{"start": "00:00", "mcg_per_h": 20}], "fri": [{"start": "00:00", "mcg_per_h": 20}], "sat": [{"start": "00:00", "mcg_per_h": 20}], "sun": [{"start": "00:00", "mcg_per_h": 20}], "lun": []}}
+set_prescription | {"week": {"mon": [{"start": "00:00", "mcg_per_h": 20}], "tue": [], "wed": [{"start": "00:00", "mcg_per_h": 20}], "thu": [{"start": "00:00", "mcg_per_h": 20}], "fri": [{"start": "00:00", "mcg_per_h": 20}], "sat": [{"start": "00:00", "mcg_per_h": 20}], "sun": [{"start": "00:00", "mcg_per_h": 20}]}}
+set_prescription | {"week": [[{"start": "00:00", "mcg_per_h": 20}]]}
 patient | {"origin": "lumbar", "age_years": 40, "days_since_implant": 3}
 patient | {"origin": "spinal", "age_years": 3.5, "days_since_implant": 3}
 patient | {"origin": "spinal", "age_years": 40, "new_patient": true}
@@ -525,9 +532,13 @@ def test_bad_arguments_are_refused_and_change_nothing():
         assert_bad_args(name, args_json)
 
 
-def test_more_than_ten_steps_are_refused():
-    steps = ",".join('{"start":"00:%02d","mcg_per_h":1}' % minute for minute in range(11))
+def test_more_than_thirteen_steps_a_day_are_refused():
+    steps = ",".join('{"start":"00:%02d","mcg_per_h":1}' % minute for minute in range(14))
     assert_bad_args("set_prescription", '{"steps":[%s]}' % steps)
+    day = '[{"start":"00:00","mcg_per_h":1}]'
+    week = dict((name, day) for name in ("mon", "tue", "wed", "thu", "sat", "sun"))
+    week["fri"] = "[%s]" % steps
+    assert_bad_args("set_prescription", '{"week":{%s}}' % ",".join('"%s":%s' % item for item in week.items()))
 
 
 def test_reason_longer_than_120_characters_is_refused():

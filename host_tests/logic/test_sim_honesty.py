@@ -52,6 +52,9 @@ def schedule(start_ms, hours, steps):
     return total
 
 
+# The boot waits for the DS3231's second edge (up to 1.5 s), and the set-up
+# commands' flash writes take time: the program begins up to this far into a run.
+BOOT_S = 2
 FLEX = (("00:00", 30), ("07:00", 20))
 FLEX_MS = [(0, 30), (7 * HOUR_MS, 20)]
 
@@ -63,20 +66,22 @@ def clock_case(iso, back_to_ms):
     assert '"ok": true' in results["replies"][0]
     expected = schedule(8 * HOUR_MS, 3, FLEX_MS) + schedule(back_to_ms, 21, FLEX_MS)
     (programmed, delivered), = results["daily"]
+    # exact but for the boot: the first rate (20 mcg/h at 08:00) is not asked for before the program is in
+    assert 0 <= expected - programmed <= 20_000 * 1000 * BOOT_S
     return results, programmed, delivered, expected
 
 
 def test_the_programmed_dose_follows_a_clock_set_back_and_the_error_stays_within_a_step():
     # set back from 11:00 to 02:00: the 30 mcg/h night hours come round again
     results, programmed, delivered, expected = clock_case("2026-03-02T02:00:00", 2 * HOUR_MS)
-    assert programmed == expected != schedule(8 * HOUR_MS, 24, FLEX_MS)
+    # not what the old clock would have asked for: two hours fewer at 30 mcg/h instead of 20
+    assert schedule(8 * HOUR_MS, 24, FLEX_MS) - expected == 10_000 * 2 * HOUR_MS
     assert abs(delivered / STEPS_PER_ML - programmed / 3.6e9) <= CONC / STEPS_PER_ML
     assert results["max_dose_error_steps"] <= 1
 
 
 def test_the_dose_error_stays_within_a_step_across_a_clock_set_forward():
-    results, programmed, delivered, expected = clock_case("2026-03-02T23:00:00", 23 * HOUR_MS)
-    assert programmed == expected
+    results, programmed, delivered, _expected = clock_case("2026-03-02T23:00:00", 23 * HOUR_MS)
     # the pump restarts its schedule at a clock jump without the fraction of a
     # step it owed: one step at the jump, one in flight at the day's end
     assert abs(delivered / STEPS_PER_ML - programmed / 3.6e9) <= 2 * CONC / STEPS_PER_ML
@@ -103,7 +108,8 @@ def test_events_during_an_outage_happen_at_their_time_and_the_pump_boots_when_th
     _sim, results = run(8, events=events)
     assert results["powered_at_end"] is True and results["restarts"] == 1
     restart = [a for a in results["alarms"] if a[0] == "restart"]
-    assert restart and restart[0][2] == 4 * 3600  # raised when the power came back
+    # raised when the power came back, after the boot's wait for the DS3231's second edge
+    assert restart and 4 * 3600 <= restart[0][2] <= 4 * 3600 + BOOT_S
     # the line blocked while the pump was off: it finds out once it pushes again
     occlusion = [a for a in results["alarms"] if a[0] == "occlusion"]
     assert occlusion and 4 * 3600 < occlusion[0][2] < 5 * 3600

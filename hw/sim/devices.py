@@ -42,13 +42,22 @@ class SimStepper:
         self.emitted = 0  # forward minus reverse pulses that went out
         self.forward_emitted = 0
         self.enabled = False
+        self.clock = None  # offsets count from this clock's last reading
+        self.ticks = None
+        self.late_ms = 0  # the latest a pulse was handed over after its due time
 
     def pulse(self, offsets_ms, count, forward=True):
+        """As hw.stepper.Stepper.pulse: offsets from the clock's last
+        reading, a pulse already due goes out at once (and counts in
+        `late_ms`)."""
         now = self.time.t_ms
+        base = self.ticks.run_ms(self.clock.read_ticks) if self.clock is not None else now
         last = self.queue[-1][0] if self.queue else now
         for i in range(count):
-            t = now + offsets_ms[i]
-            if t < last:  # a driver emits in order; never before what is queued
+            t = base + offsets_ms[i]
+            if now - t > self.late_ms:
+                self.late_ms = now - t
+            if t < last:  # a driver emits in order; never before what is queued or now
                 t = last
             self.queue.append((t, forward))
             last = t
@@ -81,6 +90,13 @@ class SimStepper:
         return due
 
     def emit(self, forward):
+        """One pulse reaches the driver. A closed end-of-travel switch
+        refuses a forward one and halts what is queued, as the board's
+        switch interrupt does (hw.stepper.Stepper.halt_toward)."""
+        if forward and self.mechanism.end_of_travel():
+            self.queue = [pulse for pulse in self.queue if not pulse[1]]
+            self.enabled = bool(self.queue)
+            return
         self.emitted += 1 if forward else -1
         self.forward_emitted += 1 if forward else 0
         self.mechanism.step(forward)
@@ -102,22 +118,75 @@ class SimPressure:
         return "open circuit" if mpsi < 0 else "out of range"
 
 
-class SimClock:
-    """The battery-backed DS3231: right unless a clock fault is injected."""
+TICKS_PERIOD = 1 << 30  # ticks_ms wraps here on the rp2 port
 
-    def __init__(self, time):
+
+class SimTicks:
+    """MicroPython's ticks_ms and friends on the simulation clock, starting
+    at `start` (a board's ticks restart at each boot). A sleep lets time
+    pass through `pass_time` (the simulated board's, which the scenario
+    runner points at its physics)."""
+
+    def __init__(self, time, pass_time, start=0):
         self.time = time
-        self.ok = True
+        self.pass_time = pass_time
+        self.offset = start - time.t_ms
 
-    def now(self):
-        return self.time.day_ms()
+    def ticks_ms(self):
+        return (self.time.t_ms + self.offset) % TICKS_PERIOD
 
-    def valid(self):
-        return self.ok
+    @staticmethod
+    def ticks_add(ticks, delta):
+        return (ticks + delta) % TICKS_PERIOD
 
-    def set(self, day, ms):
-        self.time.start_day, self.time.start_ms = day, ms - self.time.t_ms
-        self.ok = True
+    @staticmethod
+    def ticks_diff(end, start):
+        half = TICKS_PERIOD // 2
+        return (end - start + half) % TICKS_PERIOD - half
+
+    def sleep_ms(self, ms):
+        self.pass_time(ms)
+
+    def run_ms(self, ticks):
+        """The simulation time of a tick count (within half a wrap of now)."""
+        return self.time.t_ms + self.ticks_diff(ticks, self.ticks_ms())
+
+
+class SimDS3231:
+    """The battery-backed DS3231 as hw.wallclock sees it (`read`, `day`,
+    `second`, `oscillator_stopped`, `write`): whole seconds of the
+    simulation's wall time, running `drift_ppm` fast (negative: slow) since
+    it was last set, and OSError while `failing` (a clock fault). Its
+    second begins wherever the wall time's does, which the pump's clock
+    does not know at boot. Writing it sets the wall time, as set_clock on
+    the board sets the chip."""
+
+    def __init__(self, time, drift_ppm=0):
+        self.time = time
+        self.drift_ppm = drift_ppm
+        self.failing = False
+        self.oscillator_stopped = False
+        self.day = self.second = 0
+        self._set_at = 0
+
+    def read(self):
+        if self.failing:
+            raise OSError(5, "EIO")
+        t = self.time.t_ms
+        since = t - self._set_at
+        ppm = self.drift_ppm if self.drift_ppm >= 0 else -self.drift_ppm
+        drift_ms = since // 1000 * ppm // 1000 + since % 1000 * ppm // 1_000_000
+        if self.drift_ppm < 0:
+            drift_ms = -drift_ms
+        self.day, ms = self.time.day_ms(t + drift_ms)
+        self.second = ms // 1000
+
+    def write(self, day, second_of_day):
+        if self.failing:
+            raise OSError(5, "EIO")
+        t = self.time.t_ms
+        self.time.start_day, self.time.start_ms = day, second_of_day * 1000 - t
+        self._set_at = t
 
 
 class Recorder:
@@ -198,7 +267,11 @@ def _last_on(pattern, start, end):
 
 
 class SimWatchdog:
-    def __init__(self):
+    """The RP2040 watchdog as the board sets it up: a sleep never lasts past
+    `max_sleep_ms` without a feed."""
+
+    def __init__(self, max_sleep_ms):
+        self.max_sleep_ms = max_sleep_ms
         self.fed = 0
 
     def feed(self):

@@ -1,9 +1,13 @@
 """Independent checks of a simulated run: dose error, programmed and delivered.
 
 The dose-error check keeps its own exact ideal, from the prescription and
-calibration, as an integer numerator over the segment denominator (see
-pump.delivery), and compares it with the pulses the simulated driver really
-emitted, at every pulse. It is paused whenever the pump is not delivering
+calibration alone, and compares it with the pulses the simulated driver
+really emitted, at every pulse. It shares no code with the pump logic (a
+mistake the two made together would pass): its arithmetic comes from the
+definition of a step, 1/steps_per_ml of a mL. A rate of r ng/h at c ng/uL
+is r/c uL/h, so r x steps_per_ml / (c x 1000 x 3 600 000) steps per ms: the
+ideal is an integer numerator over `c x 3.6e9` that grows by
+r x steps_per_ml each ms, exactly. It is paused whenever the pump is not delivering
 normally (stopped by an alarm, a command, a restart) and restarts from what
 was emitted when delivery resumes: the pump does not catch up missed doses,
 so neither does the ideal.
@@ -11,14 +15,29 @@ so neither does the ideal.
 Errors are measured on the 1 ms grid the pump schedules on: just before a
 pulse (the most the pump can lag) and just after it (the most it can lead).
 """
-from pump.delivery import segment_den, segment_num
-from pump.units import MS_PER_HOUR
+MS_PER_HOUR = 3_600_000
+UL_PER_ML = 1000
+
+
+def ideal_den(concentration_ng_per_ul):
+    """Numerator units per step at a concentration (module doc)."""
+    return concentration_ng_per_ul * UL_PER_ML * MS_PER_HOUR
+
+
+def bolus_per_ms(bolus_ng, steps_per_ml, duration_ms):
+    """(numerator per ms, the remainder under a ms) of a bolus given evenly
+    over duration_ms: bolus_ng at c ng/uL is bolus_ng x steps_per_ml /
+    (c x 1000) steps, over ideal_den(c) that is bolus_ng x steps_per_ml x
+    3.6e6, whatever the concentration."""
+    total = bolus_ng * steps_per_ml * MS_PER_HOUR
+    return total // duration_ms, total % duration_ms
 
 
 class DoseChecker:
     def __init__(self, steps_per_ml):
         self.steps_per_ml = steps_per_ml
         self.active = False
+        self.concentration = None
         self.den = 1
         self.num = 0
         self.t0 = 0
@@ -26,10 +45,12 @@ class DoseChecker:
         self.commanded = 0    # pulses since the last reset
         self.lag = (0, 1)     # worst (numerator, den): how far behind the ideal
         self.lead = (0, 1)    # and how far ahead of it
+        self.held = None      # the worst lag (numerator, den) while a command is handled (hold)
 
     def reset(self, t_ms, concentration_ng_per_ul):
         self.active = True
-        self.den = segment_den(concentration_ng_per_ul)
+        self.concentration = concentration_ng_per_ul
+        self.den = ideal_den(concentration_ng_per_ul)
         self.t0 = t_ms
         self.acc = 0
         self.commanded = 0
@@ -42,7 +63,7 @@ class DoseChecker:
         """From t_ms on, the ideal grows at this rate (basal + bolus)."""
         self.acc += self.num * (t_ms - self.t0)
         self.t0 = t_ms
-        self.num = segment_num(rate_ng_per_h, self.steps_per_ml) + bolus_num
+        self.num = rate_ng_per_h * self.steps_per_ml + bolus_num
 
     def add_lump(self, lump):
         """The sub-ms remainder of a bolus, due when the bolus ends."""
@@ -59,7 +80,27 @@ class DoseChecker:
 
     def at(self, t_ms):
         """No pulse at t_ms: only the lag can have grown."""
-        self._note(self._ideal(t_ms) - self.commanded * self.den, 0)
+        lag = self._ideal(t_ms) - self.commanded * self.den
+        if self.held is not None:
+            if lag * self.held[1] > self.held[0] * self.den:
+                self.held = (lag, self.den)
+            return
+        self._note(lag, 0)
+
+    def hold(self):
+        """The pump is working (a command, a controller pass): time passes
+        (its flash writes) before the runner sees what it did. A stop (a
+        command, an occlusion) cancels the steps due after the clock reading
+        it acted at, which are then not owed; so the lag that grows meanwhile
+        counts only if the pump is still delivering afterwards (release).
+        Pulses that go out meanwhile count as ever."""
+        if self.held is None:
+            self.held = (0, 1)
+
+    def release(self, delivering):
+        held, self.held = self.held, None
+        if held is not None and delivering and held[0] * self.lag[1] > self.lag[0] * held[1]:
+            self.lag = held
 
     def error_micro_steps(self, t_ms):
         """Ideal minus commanded at t_ms, in millionths of a step (positive: behind)."""

@@ -26,10 +26,18 @@ files opened before it are dead. Operations are counted in `ops`, programs
 in `writes` and programmed bytes in `bytes_written`: that is the wear figure.
 Nothing here is random and `listdir()` is sorted, so a campaign is
 reproducible bit for bit on CPython and MicroPython.
+
+Flash takes time, as on the board: a program costs PROGRAM_MS plus a ms per
+PAGE_BYTES, a rename or remove (a metadata commit, often with an erase)
+COMMIT_MS. `spend_ms`, when set (the simulated board sets it), is called
+with that time, so the firmware's clock and the physics see it pass.
 """
 import errno
 
 _MODES = ("rb", "wb", "ab", "r+b")
+PROGRAM_MS = 2     # W25Q page program ~0.7 ms, plus LittleFS's own reads and CRC
+PAGE_BYTES = 256
+COMMIT_MS = 30     # a 4 KiB sector erase is ~45 ms typical; not every commit erases
 
 
 class PowerCut(BaseException):
@@ -55,6 +63,7 @@ class FakeFlash:
         self._damaging = False
         self._worn_out = False
         self._refusals = 0
+        self.spend_ms = None
 
     # -- fault injection (the test's hand, not counted as operations) --
 
@@ -125,12 +134,14 @@ class FakeFlash:
 
     def rename(self, old, new):
         self._op()
+        self._spend(COMMIT_MS)
         if old not in self._files:
             raise OSError(errno.ENOENT, old)
         self._files[new] = self._files.pop(old)
 
     def remove(self, name):
         self._op()
+        self._spend(COMMIT_MS)
         if name not in self._files:
             raise OSError(errno.ENOENT, name)
         del self._files[name]
@@ -143,6 +154,10 @@ class FakeFlash:
         self._op()
 
     # -- internals --
+
+    def _spend(self, ms):
+        if self.spend_ms is not None:
+            self.spend_ms(ms)
 
     def _op(self):
         """Count one operation, or refuse it if the power is off."""
@@ -166,6 +181,7 @@ class FakeFlash:
             raise OSError(errno.EIO, "flash program failed")
         if self._worn_out:
             raise OSError(errno.EIO, "flash program failed")
+        self._spend(PROGRAM_MS + total // PAGE_BYTES)
         keep, flip = total, -1
         if self._damaging:
             if self._keep_bytes is not None:

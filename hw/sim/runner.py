@@ -15,14 +15,14 @@ import json
 import sys
 
 from boards.sim.board import SimBoard
-from hw.sim.dosecheck import DoseChecker, Ledger
+from hw.sim.dosecheck import DoseChecker, Ledger, bolus_per_ms
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS
 from hw.sim.records import Chunked
 from pump import alarms, events as log_codes
+from pump.card import ms_until_steps_out
 from pump.commands import Commands
 from pump.controller import Controller
-from pump.delivery import bolus_plan
 from pump.hmac256 import HmacSha256
 from pump.schema import COMMANDS
 from pump.units import mcg_to_ng
@@ -52,8 +52,11 @@ class Run:
         self.flash = flash if flash is not None else FakeFlash()
         self.board = SimBoard(scenario["start_day"], scenario["start_ms"], scenario["seed"],
                               scenario["fill_nl"], scenario["calibration"],
-                              scenario.get("true_steps_per_ml"), self.flash)
+                              scenario.get("true_steps_per_ml"), self.flash,
+                              rtc_drift_ppm=scenario.get("rtc_drift_ppm", 0))
+        self.board.pass_time = self._pass_time  # firmware time (flash, sleeps) runs the physics
         self.time = self.board.time
+        self.read_t = 0  # when the pump last read its clock
         self.steps_per_ml = self.board.calibration["steps_per_ml"]
         self.checker = DoseChecker(self.steps_per_ml)
         self.ledger = Ledger()
@@ -72,7 +75,7 @@ class Run:
         if scenario.get("trace_ms"):
             from hw.sim.trace import Trace  # only when asked: the plain run's heap stays as it was
             self.trace = Trace(scenario["trace_ms"])
-        self.bolus = None  # (end_t_ms, lump, num) while a bolus is due
+        self.bolus = None  # (start_t, end_t, lump, num) while a bolus is due
         self.restarts = 0
         self.starts = -1
         self.ctl = None
@@ -90,7 +93,8 @@ class Run:
 
     # ------------------------------------------------------------- shell
     def _boot(self):
-        day, ms = self.time.day_ms()
+        day, ms = self.board.clock.now()
+        self.read_t = self.time.t_ms
         self.ctl = Controller(self.board, day, ms)
         self.commands = Commands(self.ctl, HOST_KEY)
         self.checker.pause()
@@ -113,20 +117,24 @@ class Run:
         if self.off_until is not None:  # no power: nothing answers
             self.sent.append((self.time.t_ms, command["cmd"], None))
             return None
-        reply = self.line(self.sign(command))
-        self.sent.append((self.time.t_ms, command["cmd"], reply))
-        if command["cmd"] == "bolus" and accepted(reply):
-            args = command["args"]
-            self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000)
-        return reply
+        def on_reply(reply):
+            self.sent.append((self.time.t_ms, command["cmd"], reply))
+            if command["cmd"] == "bolus" and accepted(reply):
+                args = command["args"]
+                self._bolus_asked(mcg_to_ng(args["mcg"]), args.get("duration_s", BOLUS_DEFAULT_S) * 1000)
+        return self.line(self.sign(command), on_reply)
 
-    def line(self, line):
+    def line(self, line, on_reply=None):
         """A protocol line as the serial port delivers it; returns the reply.
         As in firmware/main.py, the controller is advanced to now before and
         after: the command acts at the time it arrives, and what it changed
         (a bolus, a stop) is scheduled and annunciated at once."""
         self._advance()
+        acted_t = self.read_t  # the pump's time for the command: its flash writes take time after it
+        self.checker.hold()  # until the pass after it
         reply = self.guarded(lambda: self.commands.handle_line(line, self.ctl.now_s()))
+        if on_reply is not None:
+            on_reply(reply)
         reset = self.board.reset_requested  # a bench `restart` or `crash`, once its reply is out
         if reset:
             self.board.inject("clear")  # its RAM goes, the injected faults with it
@@ -134,7 +142,8 @@ class Run:
                 self._crash()
             else:
                 self._power_cut(0)
-        self._advance()  # the command may have changed what is due next
+            acted_t = None
+        self._advance(acted_t)  # the command may have changed what is due next (the hold ends there)
         return reply
 
     def sign(self, command):
@@ -159,47 +168,68 @@ class Run:
         return result
 
     def _bolus_asked(self, bolus_ng, duration_ms):
-        num, lump = bolus_plan(bolus_ng, self.steps_per_ml, duration_ms)
-        self.bolus = (self.time.t_ms + duration_ms, lump, num)
+        num, lump = bolus_per_ms(bolus_ng, self.steps_per_ml, duration_ms)
+        self.bolus = (None, duration_ms, lump, num)  # begins at the pump's next pass (Controller.start_bolus)
         self.ledger.program_bolus(self.time.t_ms, bolus_ng, self.concentration)
 
-    def _advance(self):
-        day, ms = self.time.day_ms()
+    def _advance(self, acted_t=None):
+        """One controller pass at the pump's own clock reading; it sleeps
+        for as long as it asks, on its ticks. `acted_t`: when a command
+        that came before it changed the schedule."""
+        day, ms = self.board.clock.now()
+        self.read_t = self.time.t_ms
+        if self.bolus is not None and self.bolus[0] is None:
+            _start, duration, lump, num = self.bolus
+            self.bolus = (self.read_t, self.read_t + duration, lump, num)
+        self.checker.hold()
         wake_ms = self.guarded(lambda: self.ctl.advance(day, ms))
         if wake_ms is None:  # the power failed inside; the new boot decides
-            wake_ms = self.ctl.advance(*self.time.day_ms())
-            day, ms = self.time.day_ms()
-        self._observe()
-        self.wake_t = self.time.run_ms(day, wake_ms)
+            day, ms = self.board.clock.now()
+            self.read_t = self.time.t_ms
+            wake_ms = self.ctl.advance(day, ms)
+        self.checker.release(self.ctl.delivering)
+        self._observe(self.read_t if acted_t is None else acted_t)
+        self.wake_t = self.read_t + wake_ms - ms
         self.wakes += 1
 
-    def _observe(self):
-        """Follow the pump's state with the independent checks."""
+    def _observe(self, t):
+        """Follow the pump's state with the independent checks, as of t."""
         self._read_alarms()
-        ctl, t = self.ctl, self.time.t_ms
+        ctl = self.ctl
         if not ctl.delivering:
             self.checker.pause()
             self.bolus = None
             return
         epoch = self.time.day_ms(0)
-        if (not self.checker.active or self.checker.den != ctl.seg_den or self.starts != ctl.starts
+        if (not self.checker.active or self.checker.concentration != ctl.reservoir.concentration_ng_per_ul or self.starts != ctl.starts
                 or epoch != self.clock_epoch):
             # a new start, concentration or clock: the pump starts its
-            # schedule afresh from what went out, and so does the ideal
+            # schedule afresh from what went out, and so does the ideal (a
+            # clock set: at the pass that reads the new clock, after the
+            # command's flash writes)
+            if self.clock_epoch is not None and epoch != self.clock_epoch:
+                t = self.read_t
             self.starts = ctl.starts
             self.clock_epoch = epoch
             self.checker.reset(t, ctl.reservoir.concentration_ng_per_ul)
         bolus_num = 0
         if self.bolus is not None:
-            end_t, lump, num = self.bolus
+            start_t, end_t, lump, num = self.bolus
+            if start_t > t:  # the command came first, the bolus begins at the pass after it
+                self.checker.set_rate(t, self._basal_at(t), 0)
+                t = start_t
             if t >= end_t:
                 self.checker.set_rate(end_t, 0, 0)
                 self.checker.add_lump(lump)
                 self.bolus = None
             else:
                 bolus_num = num
-        basal = ctl.prescription.rate_at(self.time.day_ms()[1]) if ctl.prescription is not None else 0
-        self.checker.set_rate(t, basal, bolus_num)
+        self.checker.set_rate(t, self._basal_at(t), bolus_num)
+
+    def _basal_at(self, t):
+        """The programmed rate at t (none in the screening trial)."""
+        rx = self.ctl.prescription
+        return rx.rate_at(*self.time.day_ms(t)) if rx is not None else 0
 
     def _read_alarms(self):
         """Follow every alarm episode the pump's alarm manager keeps. Its
@@ -209,22 +239,29 @@ class Run:
         keeps only the episodes still in the pump's (bounded) history: an
         episode gone from it cannot change any more."""
         records, index = self.alarm_records, self.alarm_index
+        start_s = self.start_s - self.ctl.clock_s(0)  # the run's start in the pump's time frame
         for episode in self.ctl.alarms.history:
             key = (episode.kind, episode.raised_s)
             at = index.get(key)
             if at is None:
                 at = index[key] = len(records)
-                records.extend((episode.kind, episode.raised_s - self.start_s, NOT_YET, NOT_YET, episode.priority))
+                records.extend((episode.kind, episode.raised_s - start_s, NOT_YET, NOT_YET, episode.priority))
             for slot, value in ((2, episode.acknowledged_s), (3, episode.cleared_s)):
                 if value is not None and records[at + slot] == NOT_YET:
-                    records[at + slot] = value - self.start_s
+                    records[at + slot] = value - start_s
         if len(index) > 2 * len(self.ctl.alarms.history) + 8:
             self.alarm_index = {(e.kind, e.raised_s): index[(e.kind, e.raised_s)] for e in self.ctl.alarms.history}
 
     # ------------------------------------------------------------ physics
+    def _pass_time(self, ms):
+        self._physics(self.time.t_ms + ms)
+
     def _physics(self, t_next):
-        """Time passes from now to t_next: pulses go out, drug is asked for."""
+        """Time passes from now to t_next: pulses go out, drug is asked for.
+        (Never backwards: the firmware may have spent past an event's time.)"""
         t = self.time.t_ms
+        if t_next < t:
+            t_next = t
         self._program(t, t_next)
         mech = self.board.mechanism
         stepper = self.board.stepper
@@ -244,13 +281,13 @@ class Run:
 
     def _program(self, t0, t1):
         """What the prescription asked for over [t0, t1), split at its steps."""
-        prescription = self.ctl.prescription
+        prescription = self.ctl.prescription if self.ctl is not None else None  # None: booting
         if prescription is None:
             return
         while t0 < t1:
-            ms_of_day = self.time.day_ms(t0)[1]  # the schedule runs on the pump's clock, as set
-            end = min(t1, t0 + prescription.next_change_ms(ms_of_day) - ms_of_day)
-            self.ledger.program(t0, end, prescription.rate_at(ms_of_day), self.concentration)
+            day, ms_of_day = self.time.day_ms(t0)  # the schedule runs on the pump's clock, as set
+            end = min(t1, t0 + prescription.next_change_ms(day, ms_of_day) - ms_of_day)
+            self.ledger.program(t0, end, prescription.rate_at(day, ms_of_day), self.concentration)
             t0 = end
 
     # ------------------------------------------------------------- events
@@ -272,7 +309,9 @@ class Run:
     def _power_back(self):
         self.off_until = None
         self.restarts += 1
+        self.board.reboot()
         self._boot()
+        self.wake_t = self.time.t_ms  # its first pass comes at once (after the events of this time)
 
     def _crash(self):
         """The firmware raised out of its loop: as firmware/main.py does, the
@@ -308,7 +347,7 @@ class Run:
         elif do == "temperature":
             self.board.temperature = event["mc"]
         elif do == "clock_fault":
-            self.board.clock.ok = False
+            self.board.rtc.failing = True
         elif do == "flash_failure":
             self.flash.wear_out()
 
@@ -380,7 +419,6 @@ class Run:
         whole = _as_is if streamed else list
         ctl, mech = self.ctl, self.board.mechanism
         powered = self.off_until is None
-        daily_ng = ctl.prescription.daily_ng() if ctl.prescription else 0
         lag, lead = self.checker.worst_micro_steps()
         return {
             "steps_per_ml": self.steps_per_ml,
@@ -393,7 +431,7 @@ class Run:
             "worst_lead_micro_steps": lead,
             "true_reservoir_steps": mech.reservoir_steps,
             "estimated_reservoir_nl": ctl.reservoir.remaining_nl(),
-            "ms_to_empty": ctl.reservoir.ms_to_empty(daily_ng) if ctl.delivering and powered else None,
+            "ms_to_empty": self._ms_to_empty() if powered else None,
             "powered_at_end": powered,
             "end_ms": self.time.t_ms,
             "alarms": whole(self._alarms()),
@@ -406,6 +444,9 @@ class Run:
             "replies": whole(r.decode().strip() for r in self.replies if r is not None),
             "commands": whole([t, name, None if r is None else r.decode().strip()] for t, name, r in self.sent),
             "trace": None if self.trace is None else self.trace.as_lists(),
+            # the refill-visit card at the end of the run, when the scenario asks (tools/sim.py --card)
+            "card": self.commands.handle_line(b'{"cmd": "card"}', ctl.now_s()).decode().strip()
+            if self.scenario.get("card") and powered else None,
         }
 
     def _alarms(self):
@@ -414,6 +455,15 @@ class Run:
         for at in range(0, len(records), RECORD):
             yield [alarms.KIND_NAMES[records[at]], alarms.PRIORITY_NAMES[records[at + 4]]] + [
                 None if records[at + j] == NOT_YET else records[at + j] for j in (1, 2, 3)]
+
+    def _ms_to_empty(self):
+        """ms from the end of the run until the pump's estimate runs dry, as
+        the pump projects it from its last wake-up (pump.card), or None."""
+        ctl = self.ctl
+        to_empty = ms_until_steps_out(ctl, max(ctl.reservoir.remaining_steps(), 0))
+        if to_empty is None:
+            return None
+        return to_empty + self.time.run_ms(ctl.day, ctl.ms) - self.time.t_ms
 
     def _buzzer(self):
         """[run ms, tone] each time the buzzer's pattern changed."""
