@@ -43,9 +43,10 @@ NON_NEGATIVE = _number(0, BIG)
 WHOLE = {"type": "integer", "minimum": 0, "maximum": BIG}
 HOURS = _number(0, MAX_DURATION_H)
 MAX_NESTING = 8  # a command's arguments are flat; a few levels spare
-# An event every hour of the longest run (8 784) fits. Each power cut boots
-# the pump again; 10 000 of them run under MicroPython too (tools/sim.py's
-# SIM_HEAP), so a scenario CPython runs, MicroPython runs.
+# An event every hour of the longest run (8 784) fits. 10 000 power cuts
+# (each a boot of the pump) or `status` commands give the same report under
+# MicroPython (tools/sim.py's SIM_HEAP); thousands of the longest replies
+# (`alarms`, 3 KB each, all kept for the report) do not fit that heap.
 MAX_EVENTS = 10_000
 
 

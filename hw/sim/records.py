@@ -13,8 +13,9 @@ CHUNK = 256
 
 
 class Chunked:
-    """A growing array of one typecode (array module), in chunks of CHUNK
-    items: append, extend, len, and item get and set by index from 0."""
+    """A growing array of one typecode (array module), or with typecode None
+    a list of any items, in chunks of CHUNK items: append, extend, len,
+    iteration, and item get and set by index from 0."""
 
     def __init__(self, typecode):
         self.typecode = typecode
@@ -23,7 +24,7 @@ class Chunked:
 
     def append(self, value):
         if self.length % CHUNK == 0:
-            self.chunks.append(array(self.typecode))
+            self.chunks.append([] if self.typecode is None else array(self.typecode))
         self.chunks[-1].append(value)
         self.length += 1
 
@@ -33,6 +34,11 @@ class Chunked:
 
     def __len__(self):
         return self.length
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            for value in chunk:
+                yield value
 
     def __getitem__(self, i):
         return self.chunks[i // CHUNK][i % CHUNK]

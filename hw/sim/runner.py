@@ -90,8 +90,8 @@ class Run:
         self.next_event = 0
         self.wake_t = 0
         self.wakes = 0
-        self.replies = []
-        self.sent = []  # (run ms, command name, reply line or None): every command a person sent
+        self.replies = Chunked(None)  # the reply lines to the scenario's command events
+        self.sent = Chunked(None)  # (run ms, command name, reply line or None): every command a person sent
         self.mac = HmacSha256(HOST_KEY)
         self._boot()
         self._provision()
@@ -440,13 +440,18 @@ class Run:
             reservoir.low_threshold_steps if powered else NO_VALUE, self.trace.take_peak(mech.line_mpsi(t)),
             self.checker.error_micro_steps(t) if self.checker.active else NO_VALUE))
 
-    def run(self):
+    def run(self, streamed=False):
         self._advance()
         self.advance_to(self.scenario["duration_ms"])
-        return self.results()
+        return self.results(streamed)
 
     # ------------------------------------------------------------- report
-    def results(self):
+    def results(self, streamed=False):
+        """The report. `streamed`: the lists that grow with the run (alarm
+        episodes, annunciations, replies, commands) as generators, for
+        write_streamed; after thousands of boots the MicroPython heap has no
+        room left for any of them as one list."""
+        whole = _as_is if streamed else list
         ctl, mech = self.ctl, self.board.mechanism
         powered = self.off_until is None
         lag, lead = self.checker.worst_micro_steps()
@@ -464,15 +469,15 @@ class Run:
             "ms_to_empty": self._ms_to_empty() if powered else None,
             "powered_at_end": powered,
             "end_ms": self.time.t_ms,
-            "alarms": self._alarms(),
+            "alarms": whole(self._alarms()),
             "flash_writes": self.flash.writes,
             "log_entries": ctl.log.count,
             "released_on_clear_steps": mech.released_on_clear_steps,
             "restarts": self.restarts,
-            "annunciations": self._annunciations(),
+            "annunciations": {"buzzer": whole(self._buzzer()), "lamps": whole(self._lamps())},
             "wakes": self.wakes,
-            "replies": [r.decode().strip() for r in self.replies if r is not None],
-            "commands": [[t, name, None if r is None else r.decode().strip()] for t, name, r in self.sent],
+            "replies": whole(r.decode().strip() for r in self.replies if r is not None),
+            "commands": whole([t, name, None if r is None else r.decode().strip()] for t, name, r in self.sent),
             # at the catheter tip, when the scenario describes the line (hw/sim/catheter.py)
             "tip": None if self.catheter is None else {
                 "daily": self.catheter.tip_daily, "hourly": self.catheter.tip_hourly,
@@ -486,12 +491,9 @@ class Run:
     def _alarms(self):
         """[kind, priority, raised_s, acknowledged_s, cleared_s] per episode, None for not yet."""
         records = self.alarm_records
-        out = [None] * (len(records) // RECORD)  # one allocation, not a growing list
-        for i in range(len(out)):
-            at = RECORD * i
-            out[i] = [alarms.KIND_NAMES[records[at]], alarms.PRIORITY_NAMES[records[at + 4]]] + [
+        for at in range(0, len(records), RECORD):
+            yield [alarms.KIND_NAMES[records[at]], alarms.PRIORITY_NAMES[records[at + 4]]] + [
                 None if records[at + j] == NOT_YET else records[at + j] for j in (1, 2, 3)]
-        return out
 
     def _ms_to_empty(self):
         """ms from the end of the run until the pump's estimate runs dry, as
@@ -502,21 +504,45 @@ class Run:
             return None
         return to_empty + self.time.run_ms(ctl.day, ctl.ms) - self.time.t_ms
 
-    def _annunciations(self):
-        """What the buzzer and the lamps played, each time it changed; each
-        list allocated once at its length, as in _alarms (a list built by
-        appending doubles, and after thousands of power cuts the doubling
-        found no room on the MicroPython heap)."""
-        piezo, leds = self.board.buzzer, self.board.lamps
-        buzzer = [None] * len(piezo)
-        for i in range(len(buzzer)):
+    def _buzzer(self):
+        """[run ms, tone] each time the buzzer's pattern changed."""
+        piezo = self.board.buzzer
+        for i in range(len(piezo)):
             t_ms, tone = piezo.played(i)
-            buzzer[i] = [t_ms, _tone_name(tone)]
-        lamps = [None] * len(leds)
-        for i in range(len(lamps)):
+            yield [t_ms, _tone_name(tone)]
+
+    def _lamps(self):
+        """[run ms, colour, on ms, off ms] each time the lamps' pattern changed."""
+        leds = self.board.lamps
+        for i in range(len(leds)):
             t_ms, lamp = leds.played(i)
-            lamps[i] = [t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] if lamp else [t_ms, "off", 0, 0]
-        return {"buzzer": buzzer, "lamps": lamps}
+            yield [t_ms, LAMP_COLOURS[lamp[0]], lamp[1], lamp[2]] if lamp else [t_ms, "off", 0, 0]
+
+
+def _as_is(items):
+    return items
+
+
+_GENERATOR = type(_as_is(x for x in ()))
+
+
+def write_streamed(value, out):
+    """json.dump, with each generator written as a list item by item."""
+    if isinstance(value, dict):
+        out.write("{")
+        for i, key in enumerate(value):
+            out.write(", " if i else "")
+            out.write(json.dumps(key) + ": ")
+            write_streamed(value[key], out)
+        out.write("}")
+    elif type(value) is _GENERATOR:
+        out.write("[")
+        for i, item in enumerate(value):
+            out.write(", " if i else "")
+            json.dump(item, out)
+        out.write("]")
+    else:
+        json.dump(value, out)
 
 
 def _tone_name(tone):
@@ -533,10 +559,10 @@ def main(path):
     with open(path) as f:
         scenario = json.load(f)
     try:
-        results = Run(scenario).run()
+        results = Run(scenario).run(streamed=True)
     except ScenarioRefused as exc:
         results = {"refused": list(exc.args)}
-    json.dump(results, sys.stdout)  # written as it goes: no one string of the whole report
+    write_streamed(results, sys.stdout)  # written as it goes: no one string or list of the whole report
     sys.stdout.write("\n")
 
 
