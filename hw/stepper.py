@@ -28,7 +28,9 @@ import time
 from machine import Pin, disable_irq, enable_irq
 import rp2
 
-from hw.wallclock import WallClock  # the type of Stepper.clock
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for pyright only: the board need not load the clock module here for a type
+    from hw.wallclock import WallClock
 from pump.compat import const
 
 PIO_FREQ_HZ = const(10_000)
