@@ -15,10 +15,7 @@ from seqcheck import Broken, CheckedRun
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOUND = os.path.join(ROOT, "tools", "scenarios", "sequences")
-STILL_BROKEN = {
-    "refill_race.json": "reservoir",
-    "clock_back_concentration.json": "over_delivery",
-}
+STILL_BROKEN = {}
 
 
 @pytest.mark.parametrize("name", sorted(n for n in os.listdir(FOUND) if n.endswith(".json")))

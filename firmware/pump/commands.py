@@ -107,9 +107,11 @@ class Commands:
         self.bench = None  # pump.bench, loaded by the first `bench` command only
 
     def handle_line(self, line, now_s, truncated=False):
+        self.ctl.command_arrived()
         return self.protocol.handle_line(line, now_s, truncated)
 
     def reply_to(self, write, line, now_s, truncated=False):
+        self.ctl.command_arrived()
         self.protocol.reply_to(write, line, now_s, truncated)
 
     def execute(self, name, args, now_s):
@@ -346,7 +348,11 @@ class Commands:
                 raise CommandError("confirm", "%.3f mL would exceed the %.3f mL reservoir; confirm"
                                    % (volume_nl / NL_PER_ML, reservoir.capacity_nl / NL_PER_ML))
         old_left = therapy.before_refill(ctl)
-        ctl.refill(volume_nl, conc, now_s)
+        # With the residual discarded, the fill went in before this line came:
+        # what went out since (while it was checked, its counter written) left
+        # the new fill. Otherwise remaining_nl has counted it already.
+        gone = ctl.queued_at_command - ctl.board.stepper.pending() if changed else 0
+        ctl.refill(volume_nl, conc, now_s, gone)
         therapy.after_refill(ctl, old_conc, old_left)
         if decision["override_reason"]:
             ctl.record(now_s, events.OVERRIDE, len(decision["violations"]))

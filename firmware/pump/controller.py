@@ -83,6 +83,7 @@ class Controller:
         self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
         self.alarms_changed = False
         self.authorized_steps = 0
+        self.queued_at_command = 0  # pulses queued when the last command line came in
         self.counter = 0  # protocol counter, persisted with the state
         self.bolus_num = 0
         self.bolus_lump = 0
@@ -229,8 +230,7 @@ class Controller:
 
     def _carry_at(self, day, ms, steps_taken):
         elapsed = (day - self.seg_day) * MS_PER_DAY + ms - self.seg_start_ms
-        owed = self.seg_carry + self.seg_num * elapsed - steps_taken * self.seg_den
-        return owed if owed > 0 else 0
+        return self.seg_carry + self.seg_num * elapsed - steps_taken * self.seg_den
 
     def pacing_concentration(self):
         """The concentration steps are paced at: the reservoir's, or during a
@@ -242,8 +242,14 @@ class Controller:
 
     def _start_segment(self, day, ms, carry):
         den = segment_den(self.pacing_concentration())
-        if den != self.seg_den:  # a new concentration: re-express the owed fraction
-            carry = carry * den // self.seg_den
+        if carry >= den:
+            # The owed fraction is drug (its units do not hold the
+            # concentration), so it carries over a concentration change as
+            # it is: kept as a fraction of a step it would owe a stronger
+            # drug's step for a weaker one's. A weaker drug owes more than a
+            # step of its own for it: kept below one, it goes under by less
+            # than the old step, never over.
+            carry = den - 1
         end_ms = self.prescription.next_change_ms(day, ms) if self.prescription else MS_PER_DAY
         num = 0
         if self.delivering and self.prescription is not None and not self.basal_held:
@@ -456,13 +462,26 @@ class Controller:
         self._update_stop_alarm(now_s)
         self.save()
 
-    def refill(self, volume_nl, concentration_ng_per_ul, now_s):
+    def command_arrived(self):
+        """A command line came in (pump.commands): pulses go on while it is
+        checked and its counter written, and a refill must know how many."""
+        self.queued_at_command = self.board.stepper.pending()
+
+    def refill(self, volume_nl, concentration_ng_per_ul, now_s, gone_from_fill=0):
         """Record a refill (pump.commands confirmed it). A new concentration
         changes the steps per ng, not the prescription: the segment restarts
         in the new units, so the dose in mcg/day is unchanged. What was
-        queued is taken back first: it belongs to the count being replaced."""
+        queued is taken back first: it belongs to the count being replaced.
+        `gone_from_fill`: steps already out of the new fill (it went in
+        before the command came), counted as used, in the same save. They
+        were paced as steps of the old drug and carried the new: the
+        difference comes off what is owed, and a stronger new drug leaves
+        a debt (a negative carry) that delays the next steps by as much."""
         owed = self._take_back() if self.delivering else 0
+        old_den = self.seg_den
         self.reservoir.refill(volume_nl, concentration_ng_per_ul)
+        self.reservoir.use(gone_from_fill)
+        owed -= gone_from_fill * (segment_den(self.pacing_concentration()) - old_den)
         self.authorized_steps = 0
         self.refresh_limits()
         self.record(now_s, events.REFILL, self.reservoir.fill_nl, concentration_ng_per_ul)

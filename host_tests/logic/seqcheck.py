@@ -89,13 +89,7 @@ OCCLUSION_DETECTION_STEPS = 57  # the detector's stated worst case (pump/occlusi
 # numbering; /work/notes/sequence-findings.md has the shrunk scenarios). A
 # check listed here is still made, and counted in `skipped`, but does not
 # fail the run. The list only shrinks: an invariant is never weakened.
-PENDING = {
-    "reservoir": "a refill confirmed after the physical fill: steps that go out between the two (during "
-                 "the command's own flash writes) leave the new fill uncounted, one step above the truth "
-                 "(tools/scenarios/sequences/refill_race.json)",
-    "over_delivery": "clock set back twice around refills that change the concentration: about three "
-                     "steps over the prescription (tools/scenarios/sequences/clock_back_concentration.json)",
-}
+PENDING = {}
 
 
 class Broken(AssertionError):

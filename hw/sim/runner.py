@@ -389,18 +389,18 @@ class Run:
     def _refill(self, event):
         """The clinician fills through the port and records it. A refill the
         pump refuses (or cannot answer: no power) is one the clinician does
-        not make, so the reservoir is as it was."""
-        mech, new_conc = self.board.mechanism, event["concentration_ng_per_ul"]
-        before = mech.reservoir_steps
-        mech.refill(event["add_nl"], new_conc != self.concentration)
+        not make, so the reservoir is as it was (less what went out while
+        the pump was asked). The drug is in before the command is sent: a
+        step that goes out while the pump checks it carries the new drug."""
+        mech, new_conc, old_conc = self.board.mechanism, event["concentration_ng_per_ul"], self.concentration
+        before, plunger = mech.reservoir_steps, mech.plunger_steps
+        mech.refill(event["add_nl"], new_conc != old_conc)
+        self.concentration = new_conc
         reply = self.command(event["command"])
         self.replies.append(reply)
-        if reply is None and self.off_until is None:
-            self.concentration = new_conc  # the power died mid-command: the drug is in
-        elif accepted(reply):
-            self.concentration = new_conc
-        else:
-            mech.reservoir_steps = before
+        if not (reply is None and self.off_until is None) and not accepted(reply):
+            mech.reservoir_steps = before - (mech.plunger_steps - plunger)
+            self.concentration = old_conc
 
     def advance_to(self, t_ms):
         """Let simulated time pass up to t_ms: the pump wakes when it asks
