@@ -26,7 +26,7 @@ sim: venv
 test: venv typecheck
 	$(BIN)/python tools/check_mpy.py
 	$(BIN)/python tools/mptest.py --heap $(MP_HEAP)
-	$(BIN)/python -m pytest -q host_tests
+	$(BIN)/python -m pytest -q -n auto host_tests
 
 # firmware/, hw/ (not hw/sim) and the reference board against the rp2 stubs: 0 errors.
 typecheck: venv

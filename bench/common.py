@@ -24,6 +24,14 @@ import simcase  # noqa: E402
 from boards.sim.board import SimBoard  # noqa: E402
 
 ROOT = mpenv.ROOT
+# `--quick` (bench/run_all.py --quick, which the test suite runs): each script
+# at a small size, to show that it still runs to the end. Its figures are not
+# the ones docs/BENCHMARKS.md records.
+QUICK = "--quick" in sys.argv[1:]
+
+
+def full_or_quick(full, quick):
+    return quick if QUICK else full
 STEPS_PER_ML = SimBoard(0, 0).calibration["steps_per_ml"]  # the reference mechanism, as simulated
 
 
@@ -61,11 +69,15 @@ LOWEST = Rate("lowest 12 mcg/day", 0.5, 2000, 1, "bench: lowest maintenance dose
 RATES = (LOWEST, TYPICAL, MAXIMUM)
 
 
-def scenario_file(path):
-    """A scenario JSON file of tools/scenarios, checked and normalised."""
+def scenario_file(path, quick_days=None):
+    """A scenario JSON file of tools/scenarios, checked and normalised; cut
+    to `quick_days` in a --quick run."""
     from scenario import normalise
     with open(os.path.join(ROOT, path)) as f:
-        return normalise(json.load(f))
+        scenario = normalise(json.load(f))
+    if QUICK and quick_days is not None:
+        scenario["duration_ms"] = min(scenario["duration_ms"], quick_days * 86_400_000)
+    return scenario
 
 
 class MicroPythonFailed(Exception):

@@ -47,7 +47,7 @@ def daily_error_steps(scenario, results):
 def main():
     rows = []
     for path in SCENARIOS:
-        scenario = scenario_file(path)
+        scenario = scenario_file(path, quick_days=2)
         events = scenario["events"]
         assert all(e["concentration_ng_per_ul"] == scenario["concentration_ng_per_ul"]
                    for e in events if e["do"] == "refill"), "per-day steps assume one concentration"

@@ -22,14 +22,14 @@
    compared with the 20-year goal.
 The 1 mL/h run lasts 18 h (its 20 mL last 20 h) and is scaled to a day.
 """
-from common import LOWEST, MAXIMUM, TYPICAL, micropython, table
+from common import LOWEST, MAXIMUM, TYPICAL, full_or_quick, micropython, table
 from hw.sim.runner import Run
 from pump.state import StateCodec
 
 BLOCKS = 256
 ERASE_CYCLES = 100_000
 GOAL_YEARS = 20
-RUNS = ((LOWEST, 7 * 24), (TYPICAL, 7 * 24), (MAXIMUM, 18))
+RUNS = full_or_quick(((LOWEST, 7 * 24), (TYPICAL, 7 * 24), (MAXIMUM, 18)), ((LOWEST, 24), (TYPICAL, 24), (MAXIMUM, 6)))
 STORE_HEADER_BYTES = 18  # pump.store's record header
 # LittleFS's inline limit with MicroPython's settings: the smallest of its
 # cache (4 x progsize = 1024), attr_max (1022) and a block / 8 (512).

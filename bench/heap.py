@@ -18,11 +18,12 @@ import os
 import re
 import tempfile
 
-from common import ROOT, TYPICAL, MicroPythonFailed, micropython, table
+from common import ROOT, TYPICAL, MicroPythonFailed, full_or_quick, micropython, table
 from check_mpy import board_files, compile_all  # tools/, on the path once common is imported
 
 TARGET_BYTES = 160 * 1024
 MEASURE_HEAP_K = 512
+HOURS = full_or_quick(24, 2)
 PUMP_IMPORT = re.compile(r"^\s*(?:from pump\.(\w+) import|from pump import (.+)|import pump\.(\w+))", re.M)
 
 
@@ -52,11 +53,11 @@ def pump_modules():
 
 
 def day_run(heap_k, modules):
-    return micropython("bench/mp_control_loop.py", TYPICAL.scenario(24), "%dK" % heap_k, ["heap"] + modules)[0]
+    return micropython("bench/mp_control_loop.py", TYPICAL.scenario(HOURS), "%dK" % heap_k, ["heap"] + modules)[0]
 
 
 def smallest_heap_k(modules, low_k, high_k, step_k=4):
-    """Smallest heap (a multiple of step_k) the day runs in; high_k must work."""
+    """Smallest heap (a multiple of step_k) the run fits in; high_k must work."""
     while high_k - low_k > step_k:
         mid = (low_k + high_k) // 2 // step_k * step_k
         try:
@@ -76,8 +77,8 @@ def main():
     def row(name, size):
         return [name, "%d" % size, "%.1f%%" % (100 * size / TARGET_BYTES)]
     largest = sorted(out["module_bytes"], key=lambda m: -m[1])[:4]
-    table("MicroPython heap, one simulated day at %s (%d wake-ups), against 160K (%d bytes)"
-          % (TYPICAL.label, out["wakes"], TARGET_BYTES), ["what", "bytes", "of 160K"],
+    table("MicroPython heap, %d simulated hours at %s (%d wake-ups), against 160K (%d bytes)"
+          % (HOURS, TYPICAL.label, out["wakes"], TARGET_BYTES), ["what", "bytes", "of 160K"],
           [row("interpreter at start", out["interpreter_bytes"]),
            row("import of the pump logic (%d modules)" % len(modules), pump_bytes)]
           + [row("  of which %s" % name, size) for name, size in largest]
@@ -89,9 +90,9 @@ def main():
              row("most allocated by one wake-up", seen["alloc_max"])])
     try:
         day_run(160, modules)
-        print("The day runs in -X heapsize=160K.")
+        print("The run fits in -X heapsize=160K.")
     except MicroPythonFailed as failure:
-        print("The day does NOT run in -X heapsize=160K (%s);" % str(failure).split(": ", 1)[1])
+        print("The run does NOT fit in -X heapsize=160K (%s);" % str(failure).split(": ", 1)[1])
         print("smallest heap it runs in: %dK" % smallest_heap_k(modules, 160, MEASURE_HEAP_K))
     with tempfile.TemporaryDirectory() as out_dir:
         total, errors = compile_all(out_dir)

@@ -27,20 +27,20 @@ import json
 import os
 from multiprocessing import Pool
 
-from common import RATES, ROOT, STEPS_PER_ML, table
+from common import RATES, ROOT, STEPS_PER_ML, full_or_quick, table
 from hw.sim.physics import COMPLIANCE_NL_PER_PSI, Mechanism
 from hw.sim.runner import Run
 from pump.controller import BATCH, MAX_WAKE_GAP_MS
 from pump.delivery import segment_den, segment_num
 from pump.occlusion import LINE_OCCLUDED, OCCLUSION_EXCESS_MPSI, OcclusionDetector
 
-ALARM_SEEDS = tuple(range(1, 9))
-FALSE_ALARM_SEEDS = (1, 2, 3)
+ALARM_SEEDS = tuple(range(1, full_or_quick(9, 3)))
+FALSE_ALARM_SEEDS = full_or_quick((1, 2, 3), (1,))
 OCCLUDE_AT_H = 1
 CLEAR_AFTER_H = {"lowest 12 mcg/day": 24, "typical 500 mcg/day": 2, "maximum 1 mL/h": 0.5}
 GOAL_ALARM_UL = 5.0
 GOAL_BOLUS_UL = 2.0
-FALSE_ALARM_DAYS = 90
+FALSE_ALARM_DAYS = full_or_quick(90, 2)
 FLOOR_UL = OCCLUSION_EXCESS_MPSI * COMPLIANCE_NL_PER_PSI / 1000 / 1000
 
 

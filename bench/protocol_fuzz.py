@@ -1,9 +1,10 @@
 """Throw random and mutated lines at the command protocol and count what comes back.
 
-    python bench/protocol_fuzz.py [--lines N] [--seed S] [--json] [--micropython]
+    python bench/protocol_fuzz.py [--lines N] [--seed S] [--json] [--micropython] [--quick]
 
 Runs on CPython, or with --micropython in the MicroPython unix port (the
 interpreter the board runs, whose JSON parser is not CPython's), 160K heap.
+100 000 lines, or 2 000 with --quick.
 The lines are a seeded mix of valid commands, replays, lines signed with the
 wrong key, forged MACs, valid MACs over garbage arguments, mutated valid
 lines, JSON-token soup and random bytes. The handler behind the protocol
@@ -219,7 +220,7 @@ def main(argv):
         rest = [a for a in argv if a != "--micropython"]
         return subprocess.call(mpenv.micropython_command() + [os.path.abspath(__file__)] + rest,
                                cwd=mpenv.ROOT, env=mpenv.micropython_env())
-    results = run(option(argv, "--lines", 100_000), option(argv, "--seed", 1))
+    results = run(option(argv, "--lines", 2_000 if "--quick" in argv else 100_000), option(argv, "--seed", 1))
     if "--json" in argv:
         print(json.dumps(results))
     else:

@@ -1,11 +1,13 @@
 """Every benchmark, one after the other: `make bench`, or
 
-    .venv/bin/python bench/run_all.py
+    .venv/bin/python bench/run_all.py [--quick]
 
 Each script runs in its own interpreter, exactly as when run alone, and
 prints its own tables; this adds a heading and the wall time of each.
 Exits 1 if any of them failed (protocol_fuzz.py fails when it sees an
-exception or an unauthenticated change).
+exception or an unauthenticated change). With --quick each script runs at
+a small size (bench/common.py), to show it still runs; the test suite does
+that.
 """
 import os
 import subprocess
@@ -17,13 +19,13 @@ SCRIPTS = ("sim_speed.py", "dose_accuracy.py", "trumpet.py", "heap.py", "flash_w
            "wakeups.py", "protocol_fuzz.py")
 
 
-def main():
+def main(extra):
     failed = []
     started = time.perf_counter()
     for name in SCRIPTS:
         print("=== bench/%s" % name, flush=True)
         began = time.perf_counter()
-        status = subprocess.call([sys.executable, os.path.join(BENCH, name)], cwd=os.path.dirname(BENCH))
+        status = subprocess.call([sys.executable, os.path.join(BENCH, name)] + extra, cwd=os.path.dirname(BENCH))
         verdict = "" if status == 0 else ", FAILED (%d)" % status
         print("--- %s: %.1f s%s\n" % (name, time.perf_counter() - began, verdict), flush=True)
         if status:
@@ -34,4 +36,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["--quick"] if "--quick" in sys.argv[1:] else []))

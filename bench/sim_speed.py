@@ -28,7 +28,7 @@ def differences(scenario, cpython, micro):
 def main():
     rows, checks = [], []
     for path in SCENARIOS:
-        scenario = scenario_file(path)
+        scenario = scenario_file(path, quick_days=2)
         days = scenario["duration_ms"] / 86_400_000
         started = time.perf_counter()
         cpython = Run(scenario).run()

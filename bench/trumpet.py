@@ -59,6 +59,7 @@ def row(label, report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--png", metavar="DIR", help="write one start-up and trumpet picture per rate here")
+    parser.add_argument("--quick", action="store_true", help="the same run (it is small already)")
     options = parser.parse_args()
     header = ["pump", "A %"] + ["%d min max / min %%" % w for w in WINDOWS_MIN]
     for rate in RATES:

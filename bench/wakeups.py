@@ -20,13 +20,13 @@ for, so only a pulse already due when its pass ends is late), next to how
 long a pass took from its clock reading to the hand-off (flash writes first):
 what edges timed from the hand-off would have been late by.
 """
-from common import LOWEST, MAXIMUM, TYPICAL, micropython, percentile, table
+from common import LOWEST, MAXIMUM, TYPICAL, full_or_quick, micropython, percentile, table
 from boards.refpump_rp2040.config import WATCHDOG_MARGIN_MS, WATCHDOG_TIMEOUT_MS
 
 WATCHDOG_CAP_MS = WATCHDOG_TIMEOUT_MS - WATCHDOG_MARGIN_MS
 
 RUNS = ((LOWEST, 24), (TYPICAL, 24), (MAXIMUM, 6))  # 1 mL/h empties the 20 mL in 20 h
-TRIES = 3
+TRIES = full_or_quick(3, 1)
 HEAP = "512K"  # the pump and its board ~200K, the histogram 40K; at 384K the report's json.dumps
                # failed now and then with MemoryError (main too, on a loaded host)
 

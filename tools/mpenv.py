@@ -55,14 +55,18 @@ def mpy_cross():
 def build_mpy():
     """Compile the project to bytecode .mpy under build/mpy, as a board runs
     it: importing compiled modules costs the heap only what they hold, not
-    the compiler's working memory. Only changed files are compiled again."""
+    the compiler's working memory. Only changed files are compiled again,
+    each to a name of its own first and then renamed: pytest's workers may
+    build at once, and none must import a half-written file."""
     for rel in source_files():
         out = os.path.join(MPY_DIR, rel[:-3] + ".mpy")
         src = os.path.join(ROOT, rel)
         if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
             continue
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        subprocess.run([mpy_cross(), "-o", out, rel], cwd=ROOT, check=True)
+        part = "%s.%d.part" % (out, os.getpid())
+        subprocess.run([mpy_cross(), "-o", part, rel], cwd=ROOT, check=True)
+        os.replace(part, out)
 
 
 def add_to_sys_path():

