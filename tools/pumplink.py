@@ -21,12 +21,10 @@ import time
 import mpenv
 
 mpenv.add_to_sys_path()
+from hw.keyfile import read_key  # noqa: E402
 from pump.hmac256 import HmacSha256  # noqa: E402
 from pump.protocol import MAX_LINE_BYTES, frame  # noqa: E402
 from pump.schema import AUTH_COMMAND, needs_mac  # noqa: E402
-
-KEY_BYTES = 32
-
 
 class LinkError(Exception):
     """The link itself failed: a key or counter file, or the serial port."""
@@ -48,19 +46,13 @@ class PumpRefused(Exception):
 
 
 def read_key_file(path):
-    """The device key from a file of 64 hex digits (whitespace ignored)."""
+    """The device key from a key file, by the board's own rule (hw.keyfile)."""
     try:
-        with open(path) as key_file:
-            text = "".join(key_file.read().split())
+        return read_key(path)
     except OSError as exc:
         raise LinkError("cannot read key file %s: %s" % (path, exc.strerror or exc))
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise LinkError("key file %s must hold %d hex digits (a %d-byte key)" % (path, 2 * KEY_BYTES, KEY_BYTES))
-    return key
+    except ValueError as exc:
+        raise LinkError("key file %s %s" % (path, exc))
 
 
 def encode_line(name, args=None, key=None, ctr=None):
