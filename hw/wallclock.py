@@ -132,7 +132,8 @@ class WallClock:
         """Set the wall clock to (day, ms_of_day), exact to the ms.
 
         Waits for the next whole second (under 1 s) and writes that, since
-        writing the DS3231's seconds restarts its second there.
+        writing the DS3231's seconds restarts its second there. OSError, and
+        the clock unchanged, when the chip does not answer.
         """
         second = ms // 1000
         remainder_ms = ms % 1000
@@ -144,10 +145,11 @@ class WallClock:
         if self._rtc is not None:
             try:
                 self._rtc.write(day, second)
-                self._answered = True
-                self._stopped = False
-            except OSError:
+            except OSError:  # not set at all: a time only in RAM would be lost at the next reset
                 self._answered = False
+                raise
+            self._answered = True
+            self._stopped = False
         self._anchor(day, second, 0)
 
     def _read_rtc(self):

@@ -88,6 +88,11 @@ class BenchFaults:
             if ctl.stop_mask & STOP_STORAGE and ctl.save():
                 ctl.alarms.clear(alarms.STORAGE_FAULT, now_s)
                 ctl.resume(STOP_STORAGE, now_s)
+        elif fault == "pressure":
+            # the forced readings were never the line's: from a forced high
+            # level, the fall back to the real one would offset a real rise
+            # in the detector's window and delay an occlusion alarm
+            ctl.monitor.restart()
 
 
 class _SavedEarlier:

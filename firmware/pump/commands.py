@@ -416,7 +416,10 @@ class Commands:
         return {}
 
     def _set_clock(self, args, now_s):
-        self.ctl.set_clock(args["clock_s"])
+        try:
+            self.ctl.set_clock(args["clock_s"])
+        except OSError:
+            raise CommandError("clock_fault", "the clock chip does not answer: the time is not set")
         return {}
 
     def _bench(self, args, now_s):

@@ -133,12 +133,18 @@ class Controller:
         A jump is not time the patient lived: the schedule restarts at the
         new reading with the fraction of a step owed at the old one, so
         nothing is caught up (a clock set ahead) or given again (set back),
-        and a bolus in flight keeps the time it had left."""
+        and a bolus in flight keeps the time it had left. OSError when the
+        DS3231 does not take the time (nothing changed)."""
         now_s = self.now_s()
         old_s = self.clock_s(now_s)
         old_day, old_ms = self.day, self.ms
         owed = self._take_back() if self.delivering else 0
-        self.board.clock.set(new_s // S_PER_DAY, new_s % S_PER_DAY * 1000)
+        try:
+            self.board.clock.set(new_s // S_PER_DAY, new_s % S_PER_DAY * 1000)
+        except OSError:  # the DS3231 does not answer: the time stays, the schedule goes on from now
+            if self.delivering:
+                self._start_segment(self.day, self.ms, owed)
+            raise
         self.day, self.ms = self.board.clock.now()
         self.clock_offset_s += new_s - old_s
         if self.bolus_end is not None:
