@@ -24,7 +24,6 @@ Controller.advance to look at every wake-up:
   edges' timing (see run()).
 Prints one JSON object.
 """
-import binascii
 import gc
 import json
 import sys
@@ -81,10 +80,11 @@ def program(ctl, setup, peak=None):
     records the heap right after each command, collected before it."""
     from pump.commands import Commands
     from pump.hmac256 import HmacSha256
+    from pump.protocol import frame
     commands, mac = Commands(ctl, KEY), HmacSha256(KEY)
     for command in setup:
         body = json.dumps({"cmd": command["cmd"], "args": command["args"], "ctr": ctl.counter + 1}).encode()
-        line = binascii.hexlify(mac.digest(body)) + b" " + body
+        line = frame(mac, body)
         gc.collect()
         reply = commands.handle_line(line, ctl.now_s())
         if peak is not None and gc.mem_alloc() > peak["programming_max"]:

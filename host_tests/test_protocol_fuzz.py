@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pump import schema as P
 from pump import titration
-from pump.protocol import Protocol
+from pump.hmac256 import HmacSha256
+from pump.protocol import Protocol, frame
 from pump.schema import needs_mac
 from pump.units import UnitError, iso_to_clock_s
 from test_protocol import KEY, NOW_S, OTHER_KEY, MemoryCounter, RecordingHandler
@@ -71,7 +72,7 @@ def messages(draw):
 
 
 def sign(body, key=KEY):
-    return hmac.new(key, body, hashlib.sha256).hexdigest().encode() + b" " + body
+    return frame(HmacSha256(key), body)
 
 
 @st.composite

@@ -59,7 +59,11 @@ import sys
 import tempfile
 import time
 
+import mpenv
 from mpenv import ROOT
+
+mpenv.add_to_sys_path()
+from hw.keyfile import KEY_BYTES, parse_key  # noqa: E402
 
 BOARD_DIR = os.path.join("boards", "refpump_rp2040")
 COMMON_PACKAGES = (("pump", os.path.join("firmware", "pump")), ("hw", "hw"))
@@ -78,7 +82,6 @@ MANAGED_FOLDERS = tuple("/" + package for package, _folder in PACKAGES)
 MAIN = os.path.join("firmware", "main.py")
 KEY_DEVICE_PATH = "/device.key"
 CALIBRATION_DEVICE_PATH = "/calibration.json"
-KEY_BYTES = 32
 PACKAGE_JSON = os.path.join(ROOT, "package.json")
 PACKAGE_VERSION = "0.1.0"
 RECONNECT_S = 20
@@ -137,19 +140,18 @@ def build_tree(out_dir):
 
 
 def read_key(path):
-    """The key file's 64 hex characters; refuses a key kept in the repository."""
+    """The key as the board will read it back: 64 lower-case hex digits,
+    checked by the board's own rule (hw.keyfile). Refuses a key kept in the
+    repository."""
     full = os.path.realpath(path)
     if os.path.commonpath([full, os.path.realpath(ROOT)]) == os.path.realpath(ROOT):
         raise DeployError("key file %s is inside the repository: keep device keys out of it" % path)
     with open(full) as f:
-        text = f.read().strip().lower()
+        text = f.read()
     try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise DeployError("key file %s must hold %d bytes as %d hex digits" % (path, KEY_BYTES, 2 * KEY_BYTES))
-    return text
+        return parse_key(text).hex()
+    except ValueError as exc:
+        raise DeployError("key file %s %s" % (path, exc))
 
 
 def new_key(path):

@@ -6,14 +6,14 @@ The wire format is the one firmware/pump/protocol.py documents and checks:
     authenticated:  <64 hex digits of HMAC-SHA256(key, BODY)> <BODY>\\n
                     BODY = {"cmd":"bolus","args":{"mcg":50},"ctr":18}
 
-The MAC is computed here with CPython's `hmac` over the exact bytes that are
-sent, so it never depends on how either side would re-serialise the JSON.
+The MAC is computed over the exact bytes that are sent, so it never depends
+on how either side would re-serialise the JSON, by the firmware's own
+`pump.protocol.frame` (host_tests/test_pumpctl.py checks its lines against
+CPython's `hmac`).
 Which commands need a MAC and how long a line may be come from the firmware
 module itself, so host and pump cannot disagree. Used by tools/pumpctl.py
 and by bench tools that drive a board or a simulated one.
 """
-import hashlib
-import hmac
 import json
 import os
 import time
@@ -21,11 +21,10 @@ import time
 import mpenv
 
 mpenv.add_to_sys_path()
-from pump.protocol import MAX_LINE_BYTES  # noqa: E402
+from hw.keyfile import read_key  # noqa: E402
+from pump.hmac256 import HmacSha256  # noqa: E402
+from pump.protocol import MAX_LINE_BYTES, frame  # noqa: E402
 from pump.schema import AUTH_COMMAND, needs_mac  # noqa: E402
-
-KEY_BYTES = 32
-
 
 class LinkError(Exception):
     """The link itself failed: a key or counter file, or the serial port."""
@@ -47,19 +46,13 @@ class PumpRefused(Exception):
 
 
 def read_key_file(path):
-    """The device key from a file of 64 hex digits (whitespace ignored)."""
+    """The device key from a key file, by the board's own rule (hw.keyfile)."""
     try:
-        with open(path) as key_file:
-            text = "".join(key_file.read().split())
+        return read_key(path)
     except OSError as exc:
         raise LinkError("cannot read key file %s: %s" % (path, exc.strerror or exc))
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise LinkError("key file %s must hold %d hex digits (a %d-byte key)" % (path, 2 * KEY_BYTES, KEY_BYTES))
-    return key
+    except ValueError as exc:
+        raise LinkError("key file %s %s" % (path, exc))
 
 
 def encode_line(name, args=None, key=None, ctr=None):
@@ -77,7 +70,7 @@ def encode_line(name, args=None, key=None, ctr=None):
     # UTF-8 as it is (4 bytes at most a character), not 6-byte escapes: the
     # pump's line limit (pump.schema) allows for the escaped form anyway.
     body = json.dumps(message, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode()
-    line = body if key is None else hmac.new(key, body, hashlib.sha256).hexdigest().encode() + b" " + body
+    line = body if key is None else frame(HmacSha256(key), body)
     if len(line) > MAX_LINE_BYTES:
         raise ValueError("%s is %d bytes on the wire; the pump takes at most %d" % (name, len(line), MAX_LINE_BYTES))
     return line + b"\n"

@@ -22,6 +22,7 @@ from hw.buzzer import Buzzer
 from hw.ds3231 import DS3231
 from hw.faults import StartupFault
 from hw.flashfs import FlashFS
+from hw.keyfile import read_key
 from hw.lamps import Lamps
 from hw import selftest
 from hw.pressure import PressureSensor
@@ -37,7 +38,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # for pyright: MicroPython has no typing module (annotations are strings)
     from typing import NoReturn
 
-_KEY_BYTES = 32
 _REPLY_DRAIN_MS = 200  # USB CDC sends the last reply before a bench reset
 
 
@@ -308,15 +308,9 @@ def _collect(faults, start, *args):
 def _read_device_key(path):
     """(key bytes or None, problem or None). No file: an unprovisioned board."""
     try:
-        with open(path) as f:
-            text = f.read().strip()
+        return read_key(path), None
     except OSError:
         return None, None
-    try:
-        key = binascii.unhexlify(text)
-    except ValueError:
-        key = b""
-    if len(key) != _KEY_BYTES:
-        return None, "device key %s is not %d bytes of hex" % (path, _KEY_BYTES)
-    return key, None
+    except ValueError as exc:
+        return None, "device key %s %s" % (path, exc)
 

@@ -8,7 +8,6 @@ its records into a folder, and the physics follows the real clock (times
 Pulses the controller queued are applied as that time passes, whenever the
 loop reads the clock or sleeps.
 """
-import binascii
 import json
 import select
 import sys
@@ -17,6 +16,7 @@ import time
 from boards.sim.board import SimBoard
 from boards.sim.console import ChipConsole
 from hw.flashfs import FlashFS
+from hw.keyfile import read_key
 from hw.sim.devices import SimStepper
 from hw.usb_serial import LineChannel
 from hw.wallclock import WallClock
@@ -156,9 +156,9 @@ def _read_world(path):
 
 
 def _read_key(path):
+    """The device key, or None with no key file (an unprovisioned pump)."""
     try:
-        with open(path) as f:
-            return binascii.unhexlify(f.read().strip())
+        return read_key(path)
     except OSError:
         return None
 

@@ -65,6 +65,15 @@ STORAGE = "storage"
 INTERNAL = "internal"
 
 
+def frame(mac_key, body):
+    """The authenticated line (without its newline) that carries `body`
+    (bytes): the MAC's 64 hex digits, a space, the body exactly as given.
+    `mac_key` is the device key as an HmacSha256. The one place a line is
+    signed: the host's tools, the simulator and the tests all call it, so
+    they cannot drift from what Protocol checks."""
+    return binascii.hexlify(mac_key.digest(body)) + b" " + body
+
+
 class Protocol:
     """Turns one received line into one reply line; never raises, never blocks.
 

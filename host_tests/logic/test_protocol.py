@@ -5,11 +5,10 @@ nothing: the recording handler is not called and the stored counter stays.
 RecordingHandler and MemoryCounter are also the fakes the CPython fuzz test,
 the pumpctl tests and bench/protocol_fuzz.py drive the protocol with.
 """
-import binascii
 import json
 
 from pump.hmac256 import HmacSha256
-from pump.protocol import LOCKOUT_S, MAX_FAILURES, MAX_LINE_BYTES, Protocol
+from pump.protocol import LOCKOUT_S, MAX_FAILURES, MAX_LINE_BYTES, Protocol, frame
 from pump.schema import COMMANDS, CommandError, needs_mac
 from pump.units import iso_to_clock_s
 
@@ -60,7 +59,7 @@ def body(cmd, args=None, ctr=None):
 
 
 def signed(body_bytes, key=KEY):
-    return binascii.hexlify(HmacSha256(key).digest(body_bytes)) + b" " + body_bytes
+    return frame(HmacSha256(key), body_bytes)
 
 
 def raw_body(cmd, args_json, ctr):

@@ -10,7 +10,6 @@ Simulated time jumps from one controller wake-up (or scenario event) to the
 next; the pulses the controller queued in between are applied to the
 physics at their own ms, and checked one by one against the ideal.
 """
-import binascii
 import json
 import sys
 
@@ -24,6 +23,7 @@ from pump.card import ms_until_steps_out
 from pump.commands import Commands
 from pump.controller import Controller
 from pump.hmac256 import HmacSha256
+from pump.protocol import frame
 from pump.schema import COMMANDS
 from pump.units import mcg_to_ng
 from pump.units import MS_PER_DAY
@@ -158,7 +158,7 @@ class Run:
         """Frame a command as the clinician programmer does: MAC, space, body."""
         body = json.dumps({"cmd": command["cmd"], "args": command.get("args", {}),
                            "ctr": self.ctl.counter + 1}).encode()
-        return binascii.hexlify(self.mac.digest(body)) + b" " + body
+        return frame(self.mac, body)
 
     def guarded(self, action):
         """Runs firmware code; a power cut inside it reboots the pump. (A
