@@ -19,8 +19,8 @@ from mpenv import add_to_sys_path
 
 add_to_sys_path()
 
-from boards.refpump_rp2040 import calibration as board_calibration  # noqa: E402
-from boards.refpump_rp2040.config import CALIBRATION_LIMITS, DEFAULT_CALIBRATION  # noqa: E402
+from hw import calibration as board_calibration  # noqa: E402
+from hw.calibration import CALIBRATION_LIMITS, DEFAULT_CALIBRATION  # noqa: E402
 from pump import druglib  # noqa: E402
 from pump.prescription import Prescription  # noqa: E402
 from pump.units import WEEKDAY_NAMES, UnitError, hhmm_to_ms, mcg_to_ng, ml_to_nl  # noqa: E402
