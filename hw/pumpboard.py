@@ -8,9 +8,10 @@ sleep that wakes early for a button press or a serial line, bench fault
 injection, the calibration and device-key files, the start-up faults and the
 panic of a board that cannot even be built. The board object meets the board
 contract (hw/contract.py), as the simulated board (hw/sim/board.py) does, so
-the pump controller cannot tell them apart. Start-up faults
-(a DS3231 that does not answer, a pressure sensor reading open circuit, a
-calibration file that is refused) do not stop the build: each is collected
+the pump controller cannot tell them apart.
+
+Start-up faults (a DS3231 that does not answer, a pressure sensor reading
+open circuit, a calibration file that is refused) do not stop the build: each is collected
 in `startup_faults` as (alarm kind, detail) for the controller to raise and
 log, because a pump that refuses to boot stops intrathecal baclofen abruptly,
 which is the hazard the monograph warns about most.
@@ -24,7 +25,7 @@ import time
 
 from machine import ADC, I2C, PWM, WDT, Pin, lightsleep, reset
 
-from hw import calibration
+from hw import calibration, selftest
 from hw.analog import DieTemperature, SupplyMonitor
 from hw.buzzer import Buzzer
 from hw.ds3231 import DS3231
@@ -32,7 +33,6 @@ from hw.faults import StartupFault
 from hw.flashfs import FlashFS
 from hw.keyfile import read_key
 from hw.lamps import Lamps
-from hw import selftest
 from hw.pressure import PressureSensor
 from hw.stepper import Stepper
 from hw.switches import DebouncedButton, LimitSwitch
@@ -86,7 +86,7 @@ class Board:
 
     @property
     def serial_number(self):
-        """The RP2040 flash chip's unique id in hex: the pump's serial on its
+        """The flash chip's unique id in hex: the pump's serial on its
         refill card (asked only then, so a board without one still runs)."""
         import machine
         return binascii.hexlify(machine.unique_id()).decode()
