@@ -78,6 +78,7 @@ class Controller:
         self.settings = {"low_nl": 2_000_000, "low_days": 7}
         self.history = None  # titration history, owned by pump.titration
         self.clock_offset_s = 0  # the sum of every set_clock jump (steady_s)
+        self.refilled_s = None  # steady_s of the last refill (pump.commands: the refill-visit rule)
         self.stop_mask = 0
         self.stopped_since = None  # (day, ms) delivery stopped, kept while any stop reason holds
         self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
@@ -481,6 +482,7 @@ class Controller:
         old_den = self.seg_den
         self.reservoir.refill(volume_nl, concentration_ng_per_ul)
         self.reservoir.use(gone_from_fill)
+        self.refilled_s = self.steady_s()
         owed -= gone_from_fill * (segment_den(self.pacing_concentration()) - old_den)
         self.authorized_steps = 0
         self.refresh_limits()
