@@ -38,8 +38,7 @@ class _CounterStore:
         return self.ctl.counter
 
     def set(self, value):
-        self.ctl.counter = value
-        if not self.ctl.save():
+        if not self.ctl.take_counter(value):
             raise OSError("state record not saved")
 
 
@@ -274,8 +273,7 @@ class Commands:
         if decision["override_reason"]:
             ctl.record(now_s, events.PATIENT_OVERRIDE, len(decision["violations"]))
             ctl.record_note(now_s, decision["override_reason"])
-        ctl.patient, ctl.history = patient, history
-        ctl.save()
+        ctl.set_patient(patient, history)
         implant_s = history.implant_s
         return {"implant_days_ago": None if implant_s is None else (steady_s - implant_s) // S_PER_DAY,
                 "starting_mcg_per_day": None if history.initial_ng is None else _mcg(history.initial_ng),
@@ -478,10 +476,7 @@ class Commands:
         decision = druglib.decide(found)
         if not decision["accepted"]:
             _refuse(decision)
-        ctl.settings = settings
-        ctl.refresh_limits()
-        ctl.record(now_s, events.SETTINGS, settings["low_nl"], settings["low_days"])
-        ctl.save()
+        ctl.apply_settings(settings, now_s)
         return {"line_ul": therapy.line_nl(ctl) / 1000}
 
     def _set_clock(self, args, now_s):

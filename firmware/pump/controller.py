@@ -528,9 +528,35 @@ class Controller:
         self.board.buzzer.play(buzzer)
         self.board.lamps.show(lamps)
 
+    def restore_alarms(self, record):
+        """The alarms a state record kept (pump.state), reporting to this
+        controller's event log as the ones it raises do."""
+        self.alarms = AlarmManager.from_record(record, self._on_alarm_event)
+
     def _on_alarm_event(self, event, kind, now_s):
         self.record(now_s, ALARM_EVENT_CODES[event], kind)
         self.alarms_changed = True
+
+    # ------------------------------------------- what commands set (checked there)
+    def take_counter(self, counter):
+        """The protocol's counter, kept in the state record so a recorded
+        line is never accepted twice, even after a reset; False when flash
+        did not take it."""
+        self.counter = counter
+        return self.save()
+
+    def set_patient(self, patient, history):
+        """The patient and their titration history, as pump.commands
+        checked them against the running program."""
+        self.patient, self.history = patient, history
+        self.save()
+
+    def apply_settings(self, settings, now_s):
+        """The low-reservoir warning and the line's dead volume."""
+        self.settings = settings
+        self.refresh_limits()
+        self.record(now_s, events.SETTINGS, settings["low_nl"], settings["low_days"])
+        self.save()
 
     def save(self):
         """Write the state record; False (and a storage_fault alarm, delivery

@@ -24,7 +24,6 @@ Boot, by what the store finds:
 import json
 
 from pump import alarms, boot, events
-from pump.alarms import AlarmManager
 from pump.prescription import Prescription
 from pump.store import EMPTY, FALLBACK, FAULT
 from pump.titration import TitrationHistory
@@ -130,6 +129,6 @@ class StateCodec:
         ctl.line_drug = record.get("ln")
         ctl.authorized_steps = record["auth"]
         ctl.counter = record["ctr"]
-        ctl.alarms = AlarmManager.from_record(record["al"], ctl._on_alarm_event)
+        ctl.restore_alarms(record["al"])
         ctl.clock_offset_s = record["clk"]
         ctl.refilled_s = record["rf"]
