@@ -51,6 +51,7 @@ AUTH_WINDOW_MS = const(600_000)
 # kept EN asserted all day at a typical rate.
 EN_IDLE_MS = const(3_000)
 EN_LEAD_MS = const(20)
+BACKOFF_GAP_MS = const(5)  # between the reverse steps after an occlusion
 LATE_WAKE_LIMIT_MS = const(10_000)  # past a minute and this, do not catch up: restart from now
 LOG_CAPACITY = const(512)
 # pump.alarms event -> event-log code
@@ -417,6 +418,19 @@ class Controller:
             self.record_note(now_s, why)
         self._update_stop_alarm(now_s)
         self.save()
+
+    def back_off(self, steps):
+        """Retract the plunger `steps` after an occlusion stop, so the
+        trapped volume does not reach the patient as a bolus when the line
+        clears. The retracted drug is not credited back to the reservoir
+        estimate (it may be CSF)."""
+        offsets, batch = self.offsets, len(self.offsets)
+        for i in range(batch):
+            offsets[i] = i * BACKOFF_GAP_MS
+        while steps > 0:
+            n = steps if steps < batch else batch
+            self.board.stepper.pulse(offsets, n, False)
+            steps -= n
 
     def resume(self, reasons, now_s):
         """Lift `reasons`; delivery restarts from now, without catching up."""
