@@ -78,6 +78,7 @@ class Controller:
         self.settings = {"low_nl": 2_000_000, "low_days": 7}
         self.history = None  # titration history, owned by pump.titration
         self.clock_offset_s = 0  # the sum of every set_clock jump (steady_s)
+        self.refilled_s = None  # steady_s of the last refill (pump.commands: the refill-visit rule)
         self.stop_mask = 0
         self.stopped_since = None  # (day, ms) delivery stopped, kept while any stop reason holds
         self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
@@ -481,6 +482,7 @@ class Controller:
         old_den = self.seg_den
         self.reservoir.refill(volume_nl, concentration_ng_per_ul)
         self.reservoir.use(gone_from_fill)
+        self.refilled_s = self.steady_s()
         owed -= gone_from_fill * (segment_den(self.pacing_concentration()) - old_den)
         self.authorized_steps = 0
         self.refresh_limits()
@@ -526,9 +528,35 @@ class Controller:
         self.board.buzzer.play(buzzer)
         self.board.lamps.show(lamps)
 
+    def restore_alarms(self, record):
+        """The alarms a state record kept (pump.state), reporting to this
+        controller's event log as the ones it raises do."""
+        self.alarms = AlarmManager.from_record(record, self._on_alarm_event)
+
     def _on_alarm_event(self, event, kind, now_s):
         self.record(now_s, ALARM_EVENT_CODES[event], kind)
         self.alarms_changed = True
+
+    # ------------------------------------------- what commands set (checked there)
+    def take_counter(self, counter):
+        """The protocol's counter, kept in the state record so a recorded
+        line is never accepted twice, even after a reset; False when flash
+        did not take it."""
+        self.counter = counter
+        return self.save()
+
+    def set_patient(self, patient, history):
+        """The patient and their titration history, as pump.commands
+        checked them against the running program."""
+        self.patient, self.history = patient, history
+        self.save()
+
+    def apply_settings(self, settings, now_s):
+        """The low-reservoir warning and the line's dead volume."""
+        self.settings = settings
+        self.refresh_limits()
+        self.record(now_s, events.SETTINGS, settings["low_nl"], settings["low_days"])
+        self.save()
 
     def save(self):
         """Write the state record; False (and a storage_fault alarm, delivery
