@@ -13,7 +13,7 @@ from pump.prescription import Prescription
 from pump.protocol import Protocol, Rows
 from pump.benchfaults import BENCH_VALUE_UNITS
 from pump.schema import CommandError, needs_mac
-from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
+from pump.stops import STOP_COMMAND, reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, WEEKDAY_NAMES, clock_s_to_iso, ms_to_hhmm
 
 FIRMWARE_VERSION = "0.1.0"
@@ -451,10 +451,7 @@ class Commands:
 
     def _resume(self, args, now_s):
         ctl = self.ctl
-        reasons = STOP_COMMAND | STOP_STALL | STOP_CRASHES
-        if not ctl.alarms.condition_present(alarms.OCCLUSION):
-            reasons |= STOP_OCCLUSION
-        ctl.resume(reasons, now_s)
+        ctl.resume_by_command(now_s)
         return {"delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask)}
 
     def _ack(self, args, now_s):

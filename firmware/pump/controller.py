@@ -37,7 +37,8 @@ from pump.eventlog import EventLog
 from pump.monitor import Monitor
 from pump.reservoir import Reservoir
 from pump.state import StateCodec
-from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_EMPTY, STOP_OCCLUSION, STOP_STORAGE
+from pump.stops import (LIFTED_BY_ACK, LIFTED_BY_RESUME, STOP_COMMAND, STOP_CRASHES, STOP_EMPTY, STOP_OCCLUSION,
+                        STOP_STORAGE)
 from pump.store import RecordStore
 from pump.units import MS_PER_DAY, S_PER_DAY
 
@@ -186,7 +187,7 @@ class Controller:
             self.alarms.acknowledge(now_s)
         self.monitor.check(self, now_s)
         if pressed:  # on the conditions as they are now, not as they were
-            self.resume(self.monitor.resumable(self), now_s)
+            self.resume(self.monitor.resumable(self, LIFTED_BY_ACK), now_s)
         self._update_stop_alarm(now_s)
         if self.delivering:
             if self.bolus_next is not None:
@@ -518,7 +519,13 @@ class Controller:
         the button's ACK is taken inside advance, around the checks."""
         now_s = self.now_s()
         self.alarms.acknowledge(now_s)
-        self.resume(self.monitor.resumable(self), now_s)
+        self.resume(self.monitor.resumable(self, LIFTED_BY_ACK), now_s)
+
+    def resume_by_command(self, now_s):
+        """The signed `resume`: lifts what a clinician's resume may
+        (pump.stops.LIFTED_BY_RESUME), an occlusion once its pressure is
+        back to baseline (Monitor.resumable)."""
+        self.resume(self.monitor.resumable(self, LIFTED_BY_RESUME), now_s)
 
     def _update_stop_alarm(self, now_s):
         """delivery_stopped holds while any stop reason does. A pump stopped

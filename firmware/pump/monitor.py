@@ -17,7 +17,7 @@ from pump import alarms
 from pump.compat import const
 from pump.druglib import BACLOFEN_INTRATHECAL
 from pump.occlusion import LINE_OCCLUDED, OcclusionDetector, SensorMonitor, SENSOR_OK
-from pump.stops import LIFTED_BY_ACK, STOP_EMPTY, STOP_OCCLUSION, STOP_STALL
+from pump.stops import STOP_EMPTY, STOP_OCCLUSION, STOP_STALL
 
 LOW_SUPPLY_MV = const(3_500)      # VSYS: a LiPo near the end of its charge
 SUPPLY_OK_MV = const(3_600)       # hysteresis, so a sagging cell does not chatter
@@ -48,9 +48,9 @@ class Monitor:
         self._check_supply(am, board.supply_mv(), now_s)
         self._check_temperature(am, board.temperature_mc(), now_s)
 
-    def resumable(self, ctl, lifts=LIFTED_BY_ACK):
-        """Of the stops a person's act `lifts` (pump.stops: LIFTED_BY_ACK, the
-        default, or LIFTED_BY_RESUME), those it may lift now: an occlusion
+    def resumable(self, ctl, lifts):
+        """Of the stops a person's act `lifts` (pump.stops: LIFTED_BY_ACK or
+        LIFTED_BY_RESUME), those it may lift now: an occlusion
         only once its pressure is back to baseline. A stall is lifted at once
         (the next steps will show whether the motor turns again; its alarm
         stays until they do)."""
