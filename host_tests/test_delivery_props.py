@@ -100,7 +100,10 @@ def test_commanded_steps_stay_within_one_step_of_the_ideal(run, steps_per_ml, st
     is off by the drift at that moment: the old program ran that much
     shorter or longer, and what it gave or missed then stays in the count
     (the pump does not catch up a program it no longer runs). So the slack
-    is the drift at the change plus the drift now, at the fastest rate."""
+    is the drift at the change plus the drift now, at the fastest rate.
+    And the board's flash write blocks the CPU for tens of ms: a pulse due
+    meanwhile is handed over when it ends, so a lag may grow by the longest
+    such stall (measured here as the time the firmware's calls took)."""
     first, second, concentration = run
     board = SimBoard(start_day, start_ms, fill_nl=20_000_000, calibration={"steps_per_ml": steps_per_ml},
                      rtc_drift_ppm=drift_ppm)
@@ -129,22 +132,25 @@ def test_commanded_steps_stay_within_one_step_of_the_ideal(run, steps_per_ml, st
         at_change = drift_ms(change_at) if t > change_at else 0
         return (drift_ms(t) + at_change + (5 if drift_ppm else 0)) * fastest
 
-    commanded, t, changed = 0, t0, False
+    commanded, t, changed, stall = 0, t0, False, 0
     while t < end:
         day, ms = board.clock.now()
         read_t = board.time.t_ms
         wake = ctl.advance(day, ms)
+        stall = max(stall, board.time.t_ms - read_t)
         t_next = min(read_t + wake - ms, end)
         if not changed and t_next >= change_at:
             t_next, changed = change_at, True
         t_next = max(t_next, board.time.t_ms)
         for tp, _forward in board.stepper.due_before(t_next):
             board.stepper.emit(True)
-            assert ideal.at(tp - t0 - 1) - commanded * den < den + slack(tp), "lags by a step at %d ms" % tp
+            assert ideal.at(tp - t0 - 1) - commanded * den < den + slack(tp) + stall * fastest, \
+                "lags by a step at %d ms" % tp
             commanded += 1
             assert commanded * den <= ideal.at(tp - t0) + slack(tp), "ahead of the ideal at %d ms" % tp
         board.time.t_ms = t = t_next
         if t == change_at and changed and ctl.prescription is rx1:
             ctl.advance(*board.clock.now())
             ctl.set_prescription(rx2, ctl.now_s(), ACCEPT)
-    assert ideal.at(end - t0) - commanded * den < den + slack(end)
+            stall = max(stall, board.time.t_ms - t)
+    assert ideal.at(end - t0) - commanded * den < den + slack(end) + stall * fastest

@@ -6,6 +6,7 @@ writes is checked exactly as the board checks it, and the MACs pumpctl makes
 with CPython's hmac are verified by the firmware's own HMAC-SHA256. The pty
 test runs the same protocol under the MicroPython unix port.
 """
+import argparse
 import datetime
 import hashlib
 import hmac
@@ -21,7 +22,8 @@ import mpenv
 import pumpctl
 from pump.commands import PLAN_NEEDS
 from pump.protocol import MAX_LINE_BYTES, Protocol
-from pump.schema import COMMANDS, REQUIRED
+from hw.keyfile import KEY_BYTES
+from pump.schema import CHOICE, COMMANDS, REQUIRED
 from pump.units import iso_to_clock_s
 from test_protocol import KEY, NOW_S, MemoryCounter, RecordingHandler
 
@@ -261,6 +263,34 @@ def test_plan_options_needed_are_the_fields_the_pump_needs():
     for what, options in pumpctl.PLAN_NEEDS:
         assert tuple(fields[option[2:].replace("-", "_")][1] for option in options) == PLAN_NEEDS[what], what
 
+
+
+def subcommand_arguments():
+    """(command on the wire, argparse action) for every argument of every subcommand."""
+    parser = pumpctl.build_parser()
+    subcommands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    for sub in subcommands.choices.values():
+        for action in sub._actions:
+            yield sub.get_default("wire"), action
+
+
+def test_every_choice_pumpctl_offers_is_the_pump_tables_list():
+    """pumpctl reads its choices from pump.schema: each choice argument of the
+    table is offered, with the same words in the same order, and no other."""
+    offered = {(wire, action.dest): tuple(action.choices)
+               for wire, action in subcommand_arguments() if action.choices is not None}
+    table = {(name, field): limits for name, (_mac, fields, _check) in COMMANDS.items()
+             for field, (kind, _key, _default, limits) in fields.items() if kind == CHOICE}
+    assert offered == table
+
+
+def test_every_plan_the_pump_makes_is_offered_with_the_options_it_needs():
+    assert sorted(what for what, _options in pumpctl.PLAN_NEEDS) == sorted(PLAN_NEEDS)
+
+
+def test_the_usage_text_gives_the_key_files_length_the_board_reads():
+    # the module docstring is pumpctl's --help epilog: prose, so a copy
+    assert "%d hex digits" % (2 * KEY_BYTES) in pumpctl.__doc__
 
 CARD = {"drug": "baclofen, intrathecal", "concentration_mcg_per_ml": 500, "reservoir_ml": 12.5, "capacity_ml": 20,
         "state": "delivering", "empty_at": "2026-03-21T08:47:59", "low_alarm_at": "2026-03-17T08:47:59",

@@ -30,7 +30,15 @@ import card
 import logexport
 from pumplink import CounterFile, LinkError, NoAnswer, PumpLink, PumpRefused, needs_mac, read_key_file
 
-from pump.benchfaults import BENCH_FAULTS  # noqa: E402 (pumplink put the firmware on sys.path)
+# pumplink put the firmware and the repo root on sys.path: what the pump
+# takes (its argument table, the drug library's figures) is read from the
+# pump's own modules, not restated here.
+from hw.keyfile import KEY_BYTES  # noqa: E402
+from pump import commands as pump_commands  # noqa: E402
+from pump.druglib import BACLOFEN_INTRATHECAL  # noqa: E402
+from pump.schema import COMMANDS  # noqa: E402
+from pump.titration import TITRATION  # noqa: E402
+from pump.units import WEEKDAY_NAMES  # noqa: E402
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_NO_ANSWER, EXIT_LINK = 0, 1, 2, 3, 4
 
@@ -48,15 +56,36 @@ NO_ARGUMENTS = (
     ("silence", "silence the buzzer for the active alarms"),
     ("selftest", "run the pump's self-test"),
 )
-# plan WHAT -> the options it cannot do without. The pump checks them too, but
-# names its own fields (screening_ng); the CLI names the options to type.
-PLAN_NEEDS = (
-    ("starting_dose", ("--screening-mcg", "--effect-h")),
-    ("taper", ("--days",)),
-    ("flex_preview", ("--effects",)),
-    ("flex_week_preview", ("--week-effects",)),
-    ("csf_curve", ("--hours",)),
-)
+
+
+def field(command, name):
+    """(kind, handler's name, default, limits) of an argument, from the pump's table (pump.schema)."""
+    return COMMANDS[command][1][name]
+
+
+def choices(command, name):
+    """The words a choice argument takes, as the pump's table lists them."""
+    return field(command, name)[3]
+
+
+def option_for(command, handler_name):
+    """The option a person types for the argument the handler knows as `handler_name`."""
+    for wire_name, (_kind, key, _default, _limits) in COMMANDS[command][1].items():
+        if key == handler_name:
+            return "--" + wire_name.replace("_", "-")
+    raise KeyError(handler_name)
+
+
+# plan WHAT -> the options it cannot do without: the pump's own rule
+# (pump.commands.PLAN_NEEDS, which names its handler's fields: screening_ng),
+# as the options to type (--screening-mcg), in the table's order of WHATs.
+PLAN_NEEDS = tuple((what, tuple(option_for("plan", key) for key in pump_commands.PLAN_NEEDS[what]))
+                   for what in choices("plan", "what"))
+# What each kind of bolus is, for its help; every kind the pump takes needs one.
+BOLUS_KIND_HELP = {"clinician": "after implant", "screening": "the trial before implant",
+                   "remainder": "what a cut-short bolus did not deliver"}
+_BOLUS_RULES = BACLOFEN_INTRATHECAL["clinician_bolus"]
+_HOLIDAY = BACLOFEN_INTRATHECAL["drug_holiday"]
 
 
 def number(text):
@@ -81,9 +110,6 @@ def step(text):
         raise argparse.ArgumentTypeError("expected HH:MM=MCG_PER_H (like 07:00=20), got %r" % text)
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # pump.units.WEEKDAY_NAMES
-
-
 def day_steps(tokens):
     """['mon-fri', '00:00=30', '07:00=20'] -> (['mon', ..., 'fri'], [steps]).
     Days: a name, a range (mon-fri, sat-mon wraps), or a comma list of either."""
@@ -92,13 +118,13 @@ def day_steps(tokens):
     days = []
     for part in tokens[0].lower().split(","):
         first, _sep, last = part.partition("-")
-        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+        if first not in WEEKDAY_NAMES or (last and last not in WEEKDAY_NAMES):
             raise ValueError("%r is not a day, a range like mon-fri or a list like sat,sun" % tokens[0])
-        i = WEEKDAYS.index(first)
-        days.append(WEEKDAYS[i])
-        while last and WEEKDAYS[i] != last:
+        i = WEEKDAY_NAMES.index(first)
+        days.append(WEEKDAY_NAMES[i])
+        while last and WEEKDAY_NAMES[i] != last:
             i = (i + 1) % 7
-            days.append(WEEKDAYS[i])
+            days.append(WEEKDAY_NAMES[i])
     if len(tokens) < 2:
         raise ValueError("%s: give its steps, like 00:00=30" % tokens[0])
     try:
@@ -116,10 +142,10 @@ def week(day_options):
             if day in result:
                 raise ValueError("%s is given twice" % day)
             result[day] = steps
-    missing = [day for day in WEEKDAYS if day not in result]
+    missing = [day for day in WEEKDAY_NAMES if day not in result]
     if missing:
         raise ValueError("needs every day of the week; %s missing" % ", ".join(missing))
-    return {day: result[day] for day in WEEKDAYS}
+    return {day: result[day] for day in WEEKDAY_NAMES}
 
 
 def weekly_problem(options):
@@ -155,7 +181,7 @@ def build_parser():
     parser.add_argument("--baud", type=int, default=115200, help="baud rate (USB CDC ignores it)")
     parser.add_argument("--timeout", type=float, default=2.0, metavar="S", help="seconds to wait for a reply")
     parser.add_argument("--key-file", default=os.environ.get("PUMPCTL_KEY_FILE"),
-                        help="device key, 64 hex digits (default: $PUMPCTL_KEY_FILE)")
+                        help="device key, %d hex digits (default: $PUMPCTL_KEY_FILE)" % (2 * KEY_BYTES))
     parser.add_argument("--counter-file", help="keep this host's command counter here instead of asking the pump")
     parser.add_argument("--json", action="store_true", help="print the raw JSON reply")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -169,7 +195,8 @@ def build_parser():
     for name, help_text in READ_ONLY + NO_ARGUMENTS:
         command(name, help_text, name, lambda a: {})
     sub = command("log", "the newest event-log entries", "log", lambda a: present(n=a.n, before=a.before))
-    sub.add_argument("-n", type=int, help="how many (default 10)")
+    sub.add_argument("-n", type=int, help="how many (default %d, at most %d)"
+                     % (field("log", "n")[2], field("log", "n")[3][1]))
     sub.add_argument("--before", type=int, metavar="SEQ", help="only entries older than this seq (the next page)")
     sub.add_argument("--export", metavar="FILE.csv|FILE.json", help="the whole log, oldest first, into this file")
     sub = command("card", "the refill-visit card: drug, program, reservoir, empty and refill-by dates", "card",
@@ -180,7 +207,7 @@ def build_parser():
                   lambda a: present(origin=a.origin, age_years=a.age_years, days_since_implant=a.days_since_implant,
                                     starting_mcg_per_day=a.starting_mcg_per_day, new_patient=a.new_patient,
                                     reason=a.reason, override=a.override))
-    sub.add_argument("origin", choices=("spinal", "cerebral"))
+    sub.add_argument("origin", choices=choices("patient", "origin"))
     sub.add_argument("--age-years", type=int, required=True, metavar="YEARS")
     sub.add_argument("--days-since-implant", type=int, metavar="DAYS",
                      help="leave out for a patient not yet implanted (the screening trial)")
@@ -199,8 +226,8 @@ def build_parser():
     sub.add_argument("--day", action="append", nargs="+", metavar="DAYS HH:MM=MCG_PER_H",
                      help="a weekly schedule instead: the days (mon, mon-fri, sat,sun) and their steps; "
                           "repeat until every day is given")
-    sub.add_argument("--kind", choices=("titration", "refill", "taper", "restart"),
-                     help="what kind of change this is (default titration)")
+    sub.add_argument("--kind", choices=choices("set_prescription", "kind"),
+                     help="what kind of change this is (default %s)" % TITRATION)
     sub.add_argument("--dilution", action="store_true", default=None, help="the drug is a declared dilution")
     sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
     sub = command("refill", "record a refill", "refill",
@@ -216,15 +243,18 @@ def build_parser():
                   lambda a: present(mcg=a.mcg, kind=a.kind, duration_s=a.duration_s, override=a.override,
                                     then=a.then, reason=a.reason))
     sub.add_argument("mcg", type=number, metavar="MCG")
-    sub.add_argument("--kind", choices=("clinician", "screening", "remainder"),
-                     help="clinician (default, after implant), screening (the trial before implant), "
-                          "remainder (what a cut-short bolus did not deliver)")
-    sub.add_argument("--duration-s", type=int, metavar="S", help="over how many seconds (default and least 60)")
+    sub.add_argument("--kind", choices=choices("bolus", "kind"),
+                     help=", ".join("%s (%s%s)" % (kind, BOLUS_KIND_HELP[kind],
+                                                   "; the default" if kind == field("bolus", "kind")[2] else "")
+                                    for kind in choices("bolus", "kind")))
+    sub.add_argument("--duration-s", type=int, metavar="S",
+                     help="over how many seconds (default %d; the drug library's least %d)"
+                     % (field("bolus", "duration_s")[2], _BOLUS_RULES["min_duration_s"]))
     sub.add_argument("--override", metavar="REASON", help="accept a soft-limit warning, with the reason logged")
-    single_bolus_options(sub)
+    single_bolus_options(sub, "bolus")
     sub = command("prime", "fill the line's dead volume at the bolus rate (line volume, not dose)", "prime",
                   lambda a: present(then=a.then, reason=a.reason))
-    single_bolus_options(sub, required=True)
+    single_bolus_options(sub, "prime", required=True)
     command("bridge", "after a concentration change: push the old drug in the line at its own rate", "bridge",
             lambda a: present(confirm=a.confirm)).add_argument(
                 "--confirm", action="store_true", default=None, help="deliver it (without: the pump says what it would do)")
@@ -246,10 +276,11 @@ def build_parser():
                                     days=a.days, hours=a.hours, effects=a.effects,
                                     week_effects=week(a.week_effects) if a.week_effects else None))
     sub.set_defaults(usage_problem=missing_plan_options)
-    sub.add_argument("what", choices=[what for what, _needs in PLAN_NEEDS])
+    sub.add_argument("what", choices=choices("plan", "what"))
     sub.add_argument("--screening-mcg", type=number, help="starting_dose: the effective screening bolus")
     sub.add_argument("--effect-h", type=int, help="starting_dose: how long its effect lasted")
-    sub.add_argument("--days", type=int, help="taper: over how many days (14-28)")
+    sub.add_argument("--days", type=int, help="taper: over how many days (%d-%d)"
+                     % (_HOLIDAY["taper_min_days"], _HOLIDAY["taper_max_days"]))
     sub.add_argument("--hours", type=int, help="csf_curve: how far ahead")
     sub.add_argument("--effects", nargs="+", type=step, metavar="HH:MM=MCG_PER_H",
                      help="flex_preview: the rate wanted from each time of effect")
@@ -258,7 +289,7 @@ def build_parser():
                           "time of effect; repeat until every day is given")
     sub = command("bench", "inject a fault for a bench test (bench-enable jumper only; `clear` undoes it)",
                   "bench", lambda a: present(fault=a.fault, mpsi=a.mpsi, mv=a.mv, mc=a.mc, min=a.min))
-    sub.add_argument("fault", choices=BENCH_FAULTS)
+    sub.add_argument("fault", choices=choices("bench", "fault"))
     sub.add_argument("--mpsi", type=int, help="line pressure in mpsi, for the pressure fault")
     sub.add_argument("--mv", type=int, help="VSYS in mV, for the low_battery fault")
     sub.add_argument("--mc", type=int, help="board temperature in milli-degC, for the temperature fault")
@@ -275,8 +306,8 @@ def missing_plan_options(options):
     return week_problem(options.week_effects, "--week-effects")
 
 
-def single_bolus_options(sub, required=False):
-    sub.add_argument("--then", choices=("stop", "schedule"), required=required,
+def single_bolus_options(sub, command, required=False):
+    sub.add_argument("--then", choices=choices(command, "then"), required=required,
                      help="after it: stopped-pump mode (give --reason) or the programmed schedule")
     sub.add_argument("--reason", help="why the pump stops after it (with --then stop; logged)")
 

@@ -54,27 +54,6 @@ annunciating; the event log in flash is the full record.
 """
 from pump.compat import const
 
-# Alarm kinds, in the order the tables below are written.
-OCCLUSION = const(0)
-LOW_RESERVOIR = const(1)
-EMPTY_RESERVOIR = const(2)
-MOTOR_STALL = const(3)
-PRESSURE_SENSOR_FAULT = const(4)
-STORAGE_FAULT = const(5)
-LOW_BATTERY = const(6)
-TEMPERATURE = const(7)
-CLOCK_FAULT = const(8)
-DELIVERY_STOPPED = const(9)
-RESTART = const(10)
-MISSED_DELIVERY = const(11)
-CRASH_LOOP = const(12)
-KIND_COUNT = const(13)
-
-KIND_NAMES = ("occlusion", "low_reservoir", "empty_reservoir", "motor_stall",
-              "pressure_sensor_fault", "storage_fault", "low_battery",
-              "temperature", "clock_fault", "delivery_stopped", "restart",
-              "missed_delivery", "crash_loop")
-
 # Priorities: a larger number is more urgent; NO_ALARM is "nothing active".
 NO_ALARM = const(0)
 LOW = const(1)
@@ -82,8 +61,17 @@ MEDIUM = const(2)
 HIGH = const(3)
 PRIORITY_NAMES = ("none", "low", "medium", "high")
 
-# Rules as data, one row per kind in kind order (the columns are indexed by
-# PRIORITY, LATCHING, REMIND_S, ESCALATE_S, RESOUND_S; 0 s means never):
+# --- Alarm kinds: one row each ----------------------------------------------
+#
+# A row declares a kind's number, its name and its rules, and binds the
+# number to the kind's constant; KIND_COUNT, KIND_NAMES and RULES are made
+# from the rows, so a kind is added, or its rules read, in one place. The
+# number is persisted (the event log stores a kind by number, the state
+# record by name): a new kind takes the next number at the end, and no row
+# is ever renumbered, renamed or removed; _kind refuses a row out of order.
+#
+# The rules of a kind (RULES[kind], columns PRIORITY, LATCHING, REMIND_S,
+# ESCALATE_S, RESOUND_S; 0 s means never):
 # - priority: as raised (missed_delivery may be raised higher, see raise_);
 # - latching: annunciates after its condition is gone, until acknowledged.
 #   Non-latching: low_reservoir and low_battery end by themselves when a
@@ -106,22 +94,37 @@ LATCHING = const(1)
 REMIND_S = const(2)
 ESCALATE_S = const(3)
 RESOUND_S = const(4)
-RULES = (
-    # priority latching remind_s escalate_s resound_s
-    (HIGH, True, 300, 0, 0),         # occlusion
-    (MEDIUM, False, 3600, 900, 0),   # low_reservoir
-    (HIGH, True, 300, 0, 0),         # empty_reservoir
-    (HIGH, True, 300, 0, 0),         # motor_stall
-    (HIGH, True, 600, 0, 0),         # pressure_sensor_fault: blind to a blocked line, heard within 15 min
-    (HIGH, True, 300, 0, 0),         # storage_fault
-    (MEDIUM, False, 900, 900, 0),    # low_battery
-    (LOW, True, 0, 0, 0),            # temperature
-    (MEDIUM, True, 3600, 900, 0),    # clock_fault
-    (MEDIUM, True, 600, 900, 3600),  # delivery_stopped
-    (LOW, True, 0, 0, 0),            # restart
-    (MEDIUM, True, 0, 0, 0),         # missed_delivery: a past loss, cleared as raised
-    (HIGH, True, 300, 0, 0),         # crash_loop
-)
+
+_rows = []  # (name, rules) in kind order, until KIND_NAMES and RULES are made
+
+
+def _kind(number, name, priority, latching, remind_s, escalate_s, resound_s):
+    """Declare the next alarm kind; returns its number, for its constant."""
+    if number != len(_rows):
+        raise ValueError("alarm kind %s is numbered %d, the next is %d" % (name, number, len(_rows)))
+    _rows.append((name, (priority, latching, remind_s, escalate_s, resound_s)))
+    return number
+
+
+# constant = _kind(number, name, priority, latching, remind_s, escalate_s, resound_s)
+OCCLUSION             = _kind(0,  "occlusion",             HIGH,   True,  300,  0,   0)
+LOW_RESERVOIR         = _kind(1,  "low_reservoir",         MEDIUM, False, 3600, 900, 0)
+EMPTY_RESERVOIR       = _kind(2,  "empty_reservoir",       HIGH,   True,  300,  0,   0)
+MOTOR_STALL           = _kind(3,  "motor_stall",           HIGH,   True,  300,  0,   0)
+PRESSURE_SENSOR_FAULT = _kind(4,  "pressure_sensor_fault", HIGH,   True,  600,  0,   0)  # blind to a blocked line
+STORAGE_FAULT         = _kind(5,  "storage_fault",         HIGH,   True,  300,  0,   0)
+LOW_BATTERY           = _kind(6,  "low_battery",           MEDIUM, False, 900,  900, 0)
+TEMPERATURE           = _kind(7,  "temperature",           LOW,    True,  0,    0,   0)
+CLOCK_FAULT           = _kind(8,  "clock_fault",           MEDIUM, True,  3600, 900, 0)
+DELIVERY_STOPPED      = _kind(9,  "delivery_stopped",      MEDIUM, True,  600,  900, 3600)
+RESTART               = _kind(10, "restart",               LOW,    True,  0,    0,   0)
+MISSED_DELIVERY       = _kind(11, "missed_delivery",       MEDIUM, True,  0,    0,   0)  # a past loss, cleared as raised
+CRASH_LOOP            = _kind(12, "crash_loop",            HIGH,   True,  300,  0,   0)
+
+KIND_COUNT = len(_rows)
+KIND_NAMES = tuple(name for name, _rules in _rows)
+RULES = tuple(rules for _name, rules in _rows)
+del _rows, _kind
 
 # Events passed to on_event(event, kind, now_s).
 RAISED = const(1)

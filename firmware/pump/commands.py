@@ -13,7 +13,7 @@ from pump.prescription import Prescription
 from pump.protocol import Protocol, Rows
 from pump.benchfaults import BENCH_VALUE_UNITS
 from pump.schema import CommandError, needs_mac
-from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_OCCLUSION, STOP_STALL, reason_names
+from pump.stops import STOP_COMMAND, reason_names
 from pump.units import NG_PER_MCG, NL_PER_ML, S_PER_DAY, WEEKDAY_NAMES, clock_s_to_iso, ms_to_hhmm
 
 FIRMWARE_VERSION = "0.1.0"
@@ -38,8 +38,7 @@ class _CounterStore:
         return self.ctl.counter
 
     def set(self, value):
-        self.ctl.counter = value
-        if not self.ctl.save():
+        if not self.ctl.take_counter(value):
             raise OSError("state record not saved")
 
 
@@ -103,7 +102,6 @@ class Commands:
         self.ctl = ctl
         self.protocol = Protocol(self, key, _CounterStore(ctl), ctl.board.bench_enabled,
                                  self._on_protocol_event)
-        self.refilled_s = None
         self.bench = None  # pump.bench, loaded by the first `bench` command only
 
     def handle_line(self, line, now_s, truncated=False):
@@ -275,8 +273,7 @@ class Commands:
         if decision["override_reason"]:
             ctl.record(now_s, events.PATIENT_OVERRIDE, len(decision["violations"]))
             ctl.record_note(now_s, decision["override_reason"])
-        ctl.patient, ctl.history = patient, history
-        ctl.save()
+        ctl.set_patient(patient, history)
         implant_s = history.implant_s
         return {"implant_days_ago": None if implant_s is None else (steady_s - implant_s) // S_PER_DAY,
                 "starting_mcg_per_day": None if history.initial_ng is None else _mcg(history.initial_ng),
@@ -292,7 +289,7 @@ class Commands:
                                            ctl.steps_per_ml, args.get("dilution", False))
         kind = args.get("kind") or titration.TITRATION
         steady_s = ctl.steady_s()
-        if kind == titration.REFILL and (self.refilled_s is None or steady_s - self.refilled_s > REFILL_VISIT_S):
+        if kind == titration.REFILL and (ctl.refilled_s is None or steady_s - ctl.refilled_s > REFILL_VISIT_S):
             raise CommandError("no_refill", "a refill-visit change needs a refill within the last day")
         old_week = None  # a weekly change compares day with same weekday (titration.check_week_change)
         if ctl.history.dose_ng is not None and (rx.weekly or (old is not None and old.weekly)):
@@ -357,7 +354,6 @@ class Commands:
         if decision["override_reason"]:
             ctl.record(now_s, events.OVERRIDE, len(decision["violations"]))
             ctl.record_note(now_s, decision["override_reason"])
-        self.refilled_s = ctl.steady_s()
         if ctl.line_drug is not None:
             ctl.save()  # the old drug in the line, counted from the refill
         return {"remaining_ml": _ml(reservoir.remaining_nl()), "concentration_mcg_per_ml": conc,
@@ -455,10 +451,7 @@ class Commands:
 
     def _resume(self, args, now_s):
         ctl = self.ctl
-        reasons = STOP_COMMAND | STOP_STALL | STOP_CRASHES
-        if not ctl.alarms.condition_present(alarms.OCCLUSION):
-            reasons |= STOP_OCCLUSION
-        ctl.resume(reasons, now_s)
+        ctl.resume_by_command(now_s)
         return {"delivering": ctl.delivering, "stopped_for": reason_names(ctl.stop_mask)}
 
     def _ack(self, args, now_s):
@@ -480,10 +473,7 @@ class Commands:
         decision = druglib.decide(found)
         if not decision["accepted"]:
             _refuse(decision)
-        ctl.settings = settings
-        ctl.refresh_limits()
-        ctl.record(now_s, events.SETTINGS, settings["low_nl"], settings["low_days"])
-        ctl.save()
+        ctl.apply_settings(settings, now_s)
         return {"line_ul": therapy.line_nl(ctl) / 1000}
 
     def _set_clock(self, args, now_s):

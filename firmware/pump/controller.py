@@ -37,7 +37,8 @@ from pump.eventlog import EventLog
 from pump.monitor import Monitor
 from pump.reservoir import Reservoir
 from pump.state import StateCodec
-from pump.stops import STOP_COMMAND, STOP_CRASHES, STOP_EMPTY, STOP_OCCLUSION, STOP_STORAGE
+from pump.stops import (LIFTED_BY_ACK, LIFTED_BY_RESUME, STOP_COMMAND, STOP_CRASHES, STOP_EMPTY, STOP_OCCLUSION,
+                        STOP_STORAGE)
 from pump.store import RecordStore
 from pump.units import MS_PER_DAY, S_PER_DAY
 
@@ -51,6 +52,7 @@ AUTH_WINDOW_MS = const(600_000)
 # kept EN asserted all day at a typical rate.
 EN_IDLE_MS = const(3_000)
 EN_LEAD_MS = const(20)
+BACKOFF_GAP_MS = const(5)  # between the reverse steps after an occlusion
 LATE_WAKE_LIMIT_MS = const(10_000)  # past a minute and this, do not catch up: restart from now
 LOG_CAPACITY = const(512)
 # pump.alarms event -> event-log code
@@ -78,6 +80,7 @@ class Controller:
         self.settings = {"low_nl": 2_000_000, "low_days": 7}
         self.history = None  # titration history, owned by pump.titration
         self.clock_offset_s = 0  # the sum of every set_clock jump (steady_s)
+        self.refilled_s = None  # steady_s of the last refill (pump.commands: the refill-visit rule)
         self.stop_mask = 0
         self.stopped_since = None  # (day, ms) delivery stopped, kept while any stop reason holds
         self.starts = 0  # delivery (re)starts: the dose checks restart their ideal
@@ -184,7 +187,7 @@ class Controller:
             self.alarms.acknowledge(now_s)
         self.monitor.check(self, now_s)
         if pressed:  # on the conditions as they are now, not as they were
-            self.resume(self.monitor.resumable(self), now_s)
+            self.resume(self.monitor.resumable(self, LIFTED_BY_ACK), now_s)
         self._update_stop_alarm(now_s)
         if self.delivering:
             if self.bolus_next is not None:
@@ -417,6 +420,19 @@ class Controller:
         self._update_stop_alarm(now_s)
         self.save()
 
+    def back_off(self, steps):
+        """Retract the plunger `steps` after an occlusion stop, so the
+        trapped volume does not reach the patient as a bolus when the line
+        clears. The retracted drug is not credited back to the reservoir
+        estimate (it may be CSF)."""
+        offsets, batch = self.offsets, len(self.offsets)
+        for i in range(batch):
+            offsets[i] = i * BACKOFF_GAP_MS
+        while steps > 0:
+            n = steps if steps < batch else batch
+            self.board.stepper.pulse(offsets, n, False)
+            steps -= n
+
     def resume(self, reasons, now_s):
         """Lift `reasons`; delivery restarts from now, without catching up."""
         lifted = self.stop_mask & reasons
@@ -481,6 +497,7 @@ class Controller:
         old_den = self.seg_den
         self.reservoir.refill(volume_nl, concentration_ng_per_ul)
         self.reservoir.use(gone_from_fill)
+        self.refilled_s = self.steady_s()
         owed -= gone_from_fill * (segment_den(self.pacing_concentration()) - old_den)
         self.authorized_steps = 0
         self.refresh_limits()
@@ -502,7 +519,13 @@ class Controller:
         the button's ACK is taken inside advance, around the checks."""
         now_s = self.now_s()
         self.alarms.acknowledge(now_s)
-        self.resume(self.monitor.resumable(self), now_s)
+        self.resume(self.monitor.resumable(self, LIFTED_BY_ACK), now_s)
+
+    def resume_by_command(self, now_s):
+        """The signed `resume`: lifts what a clinician's resume may
+        (pump.stops.LIFTED_BY_RESUME), an occlusion once its pressure is
+        back to baseline (Monitor.resumable)."""
+        self.resume(self.monitor.resumable(self, LIFTED_BY_RESUME), now_s)
 
     def _update_stop_alarm(self, now_s):
         """delivery_stopped holds while any stop reason does. A pump stopped
@@ -526,9 +549,35 @@ class Controller:
         self.board.buzzer.play(buzzer)
         self.board.lamps.show(lamps)
 
+    def restore_alarms(self, record):
+        """The alarms a state record kept (pump.state), reporting to this
+        controller's event log as the ones it raises do."""
+        self.alarms = AlarmManager.from_record(record, self._on_alarm_event)
+
     def _on_alarm_event(self, event, kind, now_s):
         self.record(now_s, ALARM_EVENT_CODES[event], kind)
         self.alarms_changed = True
+
+    # ------------------------------------------- what commands set (checked there)
+    def take_counter(self, counter):
+        """The protocol's counter, kept in the state record so a recorded
+        line is never accepted twice, even after a reset; False when flash
+        did not take it."""
+        self.counter = counter
+        return self.save()
+
+    def set_patient(self, patient, history):
+        """The patient and their titration history, as pump.commands
+        checked them against the running program."""
+        self.patient, self.history = patient, history
+        self.save()
+
+    def apply_settings(self, settings, now_s):
+        """The low-reservoir warning and the line's dead volume."""
+        self.settings = settings
+        self.refresh_limits()
+        self.record(now_s, events.SETTINGS, settings["low_nl"], settings["low_days"])
+        self.save()
 
     def save(self):
         """Write the state record; False (and a storage_fault alarm, delivery

@@ -73,7 +73,14 @@ NAMES = {
 }
 
 BOOT_STATUS = ("empty", "ok", "fallback", "fault")
-# The order is the log's code: append, never reorder.
+# The code of a command in the log (COMMAND entries: a = 1 + its index).
+# The names are pump.schema's COMMANDS (but `auth`), kept again here on
+# purpose: a code written to flash must name the same command for as long
+# as a log is read, so the order is a fact of its own, which the schema's
+# dict (unordered on MicroPython) cannot hold. Append, never reorder; a
+# command taken out of the schema keeps its place. The logic test
+# test_command_table.py checks the names against the schema and that no
+# code has moved.
 COMMAND_NAMES = ("status", "prescription", "reservoir", "alarms", "log", "version", "plan", "patient",
                  "set_prescription", "refill", "bolus", "stop", "resume", "ack", "silence", "settings",
                  "set_clock", "bench", "selftest", "card", "prime", "bridge")

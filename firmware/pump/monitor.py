@@ -25,7 +25,6 @@ _STORAGE = BACLOFEN_INTRATHECAL["storage"]  # the monograph's 2-30 C
 TEMPERATURE_MIN_MC = _STORAGE["min_mdeg_c"]
 TEMPERATURE_MAX_MC = _STORAGE["max_mdeg_c"]
 TEMPERATURE_HYSTERESIS_MC = const(500)
-BACKOFF_GAP_MS = const(5)
 
 
 class Monitor:
@@ -49,14 +48,15 @@ class Monitor:
         self._check_supply(am, board.supply_mv(), now_s)
         self._check_temperature(am, board.temperature_mc(), now_s)
 
-    def resumable(self, ctl):
-        """The stop reasons an acknowledgement may lift: an occlusion whose
-        pressure is back to baseline, and a stall (the next steps will show
-        whether the motor turns again; its alarm stays until they do)."""
-        reasons = STOP_STALL
-        if not ctl.alarms.condition_present(alarms.OCCLUSION):
-            reasons |= STOP_OCCLUSION
-        return reasons
+    def resumable(self, ctl, lifts):
+        """Of the stops a person's act `lifts` (pump.stops: LIFTED_BY_ACK or
+        LIFTED_BY_RESUME), those it may lift now: an occlusion
+        only once its pressure is back to baseline. A stall is lifted at once
+        (the next steps will show whether the motor turns again; its alarm
+        stays until they do)."""
+        if ctl.alarms.condition_present(alarms.OCCLUSION):
+            return lifts & ~STOP_OCCLUSION
+        return lifts
 
     @staticmethod
     def _condition(am, kind, present, now_s):
@@ -91,23 +91,10 @@ class Monitor:
             if detector.sample(pressure_mpsi, ctl.board.stepper.emitted) == LINE_OCCLUDED:
                 am.raise_(alarms.OCCLUSION, now_s)
                 ctl.stop(STOP_OCCLUSION, now_s)
-                self._back_off(ctl, detector.backoff_steps())
+                ctl.back_off(detector.backoff_steps())
         elif ctl.stop_mask & STOP_OCCLUSION and am.condition_present(alarms.OCCLUSION):
             if detector.at_baseline(pressure_mpsi):
                 am.clear(alarms.OCCLUSION, now_s)
-
-    @staticmethod
-    def _back_off(ctl, steps):
-        """Retract the plunger so the trapped volume does not reach the
-        patient as a bolus when the line clears. The retracted drug is not
-        credited back to the reservoir estimate (it may be CSF)."""
-        offsets, batch = ctl.offsets, len(ctl.offsets)
-        for i in range(batch):
-            offsets[i] = i * BACKOFF_GAP_MS
-        while steps > 0:
-            n = steps if steps < batch else batch
-            ctl.board.stepper.pulse(offsets, n, False)
-            steps -= n
 
     def _check_reservoir(self, ctl, now_s):
         if ctl.prescription is None:

@@ -6,8 +6,10 @@ accounting, settings, titration history, stop reasons, latched alarms, the
 protocol counter, the delivery authorisation (see pump.controller for the
 power-cut argument) and the wall time it was saved at (`t`: day and ms of
 day, so pump.boot can tell how long a power outage lasted), the steady
-clock's offset (`clk`, Controller.steady_s) and the epoch every kept time
-counts from (`ep`, Controller.now_s). Keys are short:
+clock's offset (`clk`, Controller.steady_s), the epoch every kept time
+counts from (`ep`, Controller.now_s) and the steady time of the last refill
+(`rf`: a refill-visit change must follow one, even across a reset). Keys are
+short:
 the record is rewritten up to every ten minutes for the life of the pump.
 
 Boot, by what the store finds:
@@ -22,7 +24,6 @@ Boot, by what the store finds:
 import json
 
 from pump import alarms, boot, events
-from pump.alarms import AlarmManager
 from pump.prescription import Prescription
 from pump.store import EMPTY, FALLBACK, FAULT
 from pump.titration import TitrationHistory
@@ -31,16 +32,18 @@ BOOT_STATUS = {name: i for i, name in enumerate(events.BOOT_STATUS)}  # the log'
 
 
 class StateCodec:
-    VERSION = 3
+    VERSION = 4
 
     @staticmethod
     def migrate(version, payload):
         """Version 1 had no save time: it reads as saved at an unknown time
         (no outage to measure; see pump.boot). Versions 1 and 2 may lack the
         steady clock's offset (`clk`: no set_clock counted, 0) and the epoch
-        (`ep`: their times count from 2000, day 0). Anything else is refused
-        (store reports it as a fault)."""
-        if version not in (1, 2):
+        (`ep`: their times count from 2000, day 0). Versions 1 to 3 kept the
+        last refill's time in RAM only: none is on record (`rf`), so a
+        refill-visit change waits for the next refill. Anything else is
+        refused (store reports it as a fault)."""
+        if version not in (1, 2, 3):
             return None
         record = json.loads(payload)
         if version == 1:
@@ -49,6 +52,7 @@ class StateCodec:
             record["clk"] = 0
         if "ep" not in record:
             record["ep"] = 0
+        record["rf"] = None
         return json.dumps(record).encode()
 
     @staticmethod
@@ -69,6 +73,7 @@ class StateCodec:
             "t": [ctl.day, ctl.ms],
             "clk": ctl.clock_offset_s,
             "ep": ctl.epoch_day,  # the frame of every time in the record (Controller.now_s)
+            "rf": ctl.refilled_s,
         }
         return json.dumps(record).encode()
 
@@ -124,5 +129,6 @@ class StateCodec:
         ctl.line_drug = record.get("ln")
         ctl.authorized_steps = record["auth"]
         ctl.counter = record["ctr"]
-        ctl.alarms = AlarmManager.from_record(record["al"], ctl._on_alarm_event)
+        ctl.restore_alarms(record["al"])
         ctl.clock_offset_s = record["clk"]
+        ctl.refilled_s = record["rf"]

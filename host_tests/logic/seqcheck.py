@@ -34,7 +34,9 @@ Invariants (one name each, used in reports and docs/notes):
   the prescription in force outside the daily-dose range of the patient's
   origin and age, the flow ceiling or floor at the concentration in the
   reservoir, or the reservoir outside the standard or declared-dilution
-  concentrations; the low-reservoir warning leaves at least 3 days.
+  concentrations; the low-reservoir warning leaves at least 3 days; a
+  restart follows a taper and goes no higher than the starting dose on
+  record (the patient's, or the first program within a day of the implant).
 - `soft_limit`: a program accepted past a soft band (usual dose range,
   children's average, titration, refill-visit and decrease bands, a taper
   step) carries an override reason, and the event log holds it.
@@ -521,6 +523,9 @@ class Watcher:
                 self._broken("day_rule.refill_visit", "a refill-visit change %s" % (
                     "without a refill" if self.refill_t is None else
                     "%s after the refill" % clock_text(self.t - self.refill_t)))
+        if previous is None and self.starting is None and self.implant_t is not None \
+                and self.t - self.implant_t < DAY_RULE_MS:
+            self.starting = dose  # the first continuous dose within a day of the implant: the starting dose
         self.dose = self.reference = dose
         self.last_kind = kind
 

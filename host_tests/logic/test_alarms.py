@@ -47,6 +47,20 @@ def test_kind_names_are_the_scenario_report_names():
     assert len(RULES) == KIND_COUNT
 
 
+def test_each_kind_keeps_the_number_the_event_log_stores_it_by():
+    # ALARM_* entries of the event log in flash carry these numbers: a kind
+    # is only ever appended, so a log written before still reads the same
+    stored = ((OCCLUSION, 0, "occlusion"), (LOW_RESERVOIR, 1, "low_reservoir"),
+              (EMPTY_RESERVOIR, 2, "empty_reservoir"), (MOTOR_STALL, 3, "motor_stall"),
+              (PRESSURE_SENSOR_FAULT, 4, "pressure_sensor_fault"), (STORAGE_FAULT, 5, "storage_fault"),
+              (LOW_BATTERY, 6, "low_battery"), (TEMPERATURE, 7, "temperature"), (CLOCK_FAULT, 8, "clock_fault"),
+              (DELIVERY_STOPPED, 9, "delivery_stopped"), (RESTART, 10, "restart"),
+              (MISSED_DELIVERY, 11, "missed_delivery"), (CRASH_LOOP, 12, "crash_loop"))
+    assert KIND_COUNT >= len(stored)
+    for kind, number, name in stored:
+        assert (kind, KIND_NAMES[number]) == (number, name), name
+
+
 def test_priority_of_every_kind():
     expected = ((OCCLUSION, HIGH), (EMPTY_RESERVOIR, HIGH), (MOTOR_STALL, HIGH),
                 (PRESSURE_SENSOR_FAULT, HIGH), (STORAGE_FAULT, HIGH),

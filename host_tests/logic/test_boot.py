@@ -253,7 +253,16 @@ def test_a_version_2_record_with_the_epoch_and_no_steady_clock_keeps_its_epoch()
     ctl = reboot(board)
     assert ctl.delivering and (ctl.epoch_day, ctl.clock_offset_s) == (DAY0, 0)
     assert 3 * 3600 <= ctl.steady_s() - now_s <= 3 * 3600 + 2
-    assert StateCodec.migrate(4, b"{}") is None  # newer firmware's record: no guess
+    assert StateCodec.migrate(StateCodec.VERSION, b"{}") is None  # this or newer firmware's record: no guess
+
+
+def test_a_version_3_record_has_no_refill_on_record():
+    board, ctl = delivering_pump()
+    ctl.refill(10_000_000, 500, ctl.now_s())
+    assert ctl.refilled_s is not None
+    save_as_version(board, ctl, 3, "rf")
+    ctl = reboot(board)
+    assert ctl.delivering and ctl.refilled_s is None  # a refill-visit change waits for the next refill
 
 
 def test_a_crash_loop_in_the_simulator_is_lifted_by_the_resume_command_only():

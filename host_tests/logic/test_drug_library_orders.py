@@ -137,6 +137,17 @@ def test_setting_the_clock_back_does_not_keep_a_refill_visit_open():
     assert refused(pump.program(40, kind="refill"), "no_refill", "refill within the last day")
 
 
+def test_a_refill_visit_survives_a_power_cut_and_ends_a_day_after_the_refill():
+    pump = Pump()
+    pump.at(1)
+    assert pump.send("refill", {"add_ml": 1, "concentration_mcg_per_ml": 500})["ok"]
+    pump.sim._power_cut(60_000)  # the refill's time is kept with the state
+    pump.at(1.1)
+    assert pump.program(33, kind="refill")["ok"]
+    pump.at(25.5)
+    assert refused(pump.program(36, kind="refill"), "no_refill", "refill within the last day")
+
+
 def _iso(clock_s):
     from pump.units import clock_s_to_iso
     return clock_s_to_iso(clock_s)
