@@ -63,7 +63,8 @@ def _iso(scenario, run_s):
 
 
 def report(scenario, results):
-    """The SCENARIOS.md report from the runner's integers."""
+    """The report (dose per day, volume, accuracy, reservoir, alarms) from
+    the runner's integers."""
     true_spm = results["true_steps_per_ml"]
     end_ms = results["end_ms"]
     to_empty = results["ms_to_empty"]

@@ -459,9 +459,10 @@ class Controller:
         """Apply an accepted prescription (pump.commands checked it). The
         owed fraction of a step carries over: a change of rate is not a
         restart of delivery."""
-        first = self.prescription is None
+        running = self.prescription is not None and self.delivering
         self.prescription = prescription
-        self.stop_mask &= ~STOP_STORAGE  # a program that saves replaces what flash lost
+        lifted = self.stop_mask & STOP_STORAGE  # a program that saves replaces what flash lost
+        self.stop_mask &= ~STOP_STORAGE
         self.refresh_limits()
         self.record(now_s, events.PRESCRIPTION, prescription.daily_ng(),
                         1 if decision["override_reason"] else 0)
@@ -470,11 +471,13 @@ class Controller:
             self.record_note(now_s, decision["override_reason"])
         if decision["catheter_suspected"]:
             self.record(now_s, events.CATHETER_FLAG, prescription.daily_ng())
+        if lifted:
+            self.record(now_s, events.RESUMED, lifted)
         if self.delivering:
-            if first:
-                self.start_delivery()
-            else:
+            if running:
                 self.restart_schedule()
+            else:  # the first program, or the end of a stop: nothing is owed from before
+                self.start_delivery()
         self._update_stop_alarm(now_s)
         self.save()
 

@@ -87,10 +87,10 @@ RESTARTS_DELIVERY = ("resume", "ack", "set_prescription", "refill")  # accepted,
 OCCLUSION_DETECTION_STEPS = 57  # the detector's stated worst case (pump/occlusion.py, "Bounds")
 
 
-# Checks not enabled yet, each with the defect it waits for (issue 14's
-# numbering; /work/notes/sequence-findings.md has the shrunk scenarios). A
-# check listed here is still made, and counted in `skipped`, but does not
-# fail the run. The list only shrinks: an invariant is never weakened.
+# Checks not enabled yet, each with the defect it waits for and the scenario
+# under tools/scenarios/sequences/ that shows it. A check listed here is still
+# made, and counted in `skipped`, but does not fail the run. Entries only
+# leave: an invariant is never weakened. Empty: every check is enabled.
 PENDING = {}
 
 

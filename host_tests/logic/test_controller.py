@@ -47,3 +47,18 @@ def test_a_wake_a_few_seconds_late_sends_the_steps_due_and_keeps_the_schedule():
     owed = [t for t, _forward in board.stepper.queue if t <= 3_000]
     assert 8 <= len(owed) <= 8 + 1 and board.stepper.emitted == emitted  # a batch at once, then on schedule
     assert not any(entry[2] == events.DELIVERY_GAP for entry in ctl.log.newest(8))
+
+
+def test_a_program_after_a_storage_stop_starts_delivery_afresh_without_a_burst():
+    board, ctl = delivering_pump(rate_ng_per_h=500_000)  # 1 mL/h at 500 mcg/mL: ~3.5 steps/s
+    wake(board, ctl, 0)
+    board.fs.refuse_writes(1)
+    ctl.storage_failed(ctl.now_s())  # as a failed save does
+    wake(board, ctl, 3_600_000)  # an hour stopped
+    ctl.set_prescription(Prescription([(0, 500_000)]), ctl.now_s(), ACCEPT)  # flash takes it again
+    assert ctl.delivering
+    start = board.time.t_ms
+    ctl.advance(*board.clock.now())  # the shell's pass after the command, on the board's clock
+    soon = [t for t, forward in board.stepper.queue if forward and t <= start + 1_000]
+    assert 0 < len(soon) <= 5  # a second of steps, not a batch of the hour's owed at once
+    assert any(entry[2] == events.RESUMED for entry in ctl.log.newest(8))
