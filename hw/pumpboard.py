@@ -31,7 +31,7 @@ from hw.buzzer import Buzzer
 from hw.ds3231 import DS3231
 from hw.faults import StartupFault
 from hw.flashfs import FlashFS
-from hw.keyfile import read_key
+from hw.keyfile import load_device_key
 from hw.lamps import Lamps
 from hw.pressure import PressureSensor
 from hw.stepper import Stepper
@@ -273,7 +273,7 @@ def build(pins, config):
     bench_enabled = Pin(pins.BENCH_ENABLE, Pin.IN, Pin.PULL_UP).value() == 0
     if bench_enabled and rtc is not None:
         rtc = _BenchRTC(rtc)
-    key, problem = _read_device_key(config.DEVICE_KEY_PATH)
+    key, problem = load_device_key(config.DEVICE_KEY_PATH)
     if problem is not None:
         faults.append(("storage_fault", problem))
 
@@ -314,14 +314,3 @@ def _collect(faults, start, *args):
     except StartupFault as fault:
         faults.append((fault.kind, fault.detail))
         return None
-
-
-def _read_device_key(path):
-    """(key bytes or None, problem or None). No file: an unprovisioned board."""
-    try:
-        return read_key(path), None
-    except OSError:
-        return None, None
-    except ValueError as exc:
-        return None, "device key %s %s" % (path, exc)
-

@@ -16,7 +16,7 @@ import time
 from hw.sim.board import SimBoard
 from boards.sim.console import ChipConsole
 from hw.flashfs import FlashFS
-from hw.keyfile import read_key
+from hw.keyfile import load_device_key
 from hw.sim.devices import SimStepper
 from hw.usb_serial import LineChannel
 from hw.wallclock import WallClock
@@ -81,7 +81,9 @@ class RealTimeSimBoard(SimBoard):
         self.serial = LineChannel(console, sys.stdout.buffer, console, select.POLLIN)
         self._stdin = select.poll()
         self._stdin.register(sys.stdin, select.POLLIN)
-        self.device_key = _read_key(KEY_PATH)
+        self.device_key, problem = load_device_key(KEY_PATH)
+        if problem is not None:  # as the reference board reports it
+            self.startup_faults.append(("storage_fault", problem))
         self.wakes = 0  # ends of sleep slices, as the reference board counts them
 
     def make_clock(self):
@@ -151,14 +153,6 @@ def _read_world(path):
     try:
         with open(path) as f:
             return json.load(f)
-    except OSError:
-        return None
-
-
-def _read_key(path):
-    """The device key, or None with no key file (an unprovisioned pump)."""
-    try:
-        return read_key(path)
     except OSError:
         return None
 
