@@ -21,8 +21,9 @@ KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 
 class Rig:
-    """A fake machine with the board's world around it, ready to boot the
-    board package `package` (the reference board unless told)."""
+    """A fake machine with the board's world around it, wired as the pin map
+    of the board package `package` says (the reference board unless told),
+    ready to boot it."""
 
     def __init__(self, hw, tmp_path, package="boards.refpump_rp2040"):
         self.hw = hw
@@ -32,9 +33,12 @@ class Rig:
         self.stdout = fake_devices.FakeStream()
         self.rtc = fake_devices.FakeDS3231(hw, datetime.datetime(2026, 3, 2, 8, 0, 0))
         hw.i2c_devices[0x68] = self.rtc
-        hw.adc.update({0: HEALTHY_PRESSURE_U16, 3: 30_000, 4: 14_021})
-        hw.drive(END_OF_TRAVEL, 0)  # both normally-closed limit switches closed: mid-travel
-        hw.drive(HOME, 0)
+        pins = hw.load(package + ".pins")
+        first_adc_gpio = 26  # ADC0 on every Pico
+        hw.adc.update({pins.PRESSURE - first_adc_gpio: HEALTHY_PRESSURE_U16, pins.VSYS - first_adc_gpio: 30_000,
+                       pins.TEMPERATURE_CHANNEL: 14_021})
+        hw.drive(pins.END_OF_TRAVEL, 0)  # both normally-closed limit switches closed: mid-travel
+        hw.drive(pins.HOME, 0)
         self.config = hw.load(package + ".config")
 
     def write(self, name, text):
