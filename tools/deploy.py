@@ -108,6 +108,7 @@ def packages(board=DEFAULT_BOARD):
 
 
 def march(board):
+    """mpy-cross's -march for `board` (for the simulated one, any will do)."""
     return BOARDS[board][1] if board in BOARDS else BOARDS[DEFAULT_BOARD][1]
 
 
@@ -118,8 +119,8 @@ def managed_folders(board=DEFAULT_BOARD):
 def check_board(board):
     """Refuse a board whose folder is not a board: its __init__.py must
     define the package functions of the contract (read, not imported, which
-    would need `machine`), and a registered board's config a nominal
-    calibration that a calibration file holding it would pass."""
+    would need `machine`), and its config a nominal calibration that a
+    calibration file holding it would pass."""
     folder = packages(board)[-1][1]
     try:
         with open(os.path.join(ROOT, folder, "__init__.py")) as f:
@@ -132,8 +133,6 @@ def check_board(board):
     missing = [name for name in contract.PACKAGE if name not in defined]
     if missing:
         raise DeployError("board %s: %s/__init__.py does not define %s" % (board, folder, ", ".join(missing)))
-    if board == SIM:  # the simulated reference board: hw/calibration.py's own values
-        return
     config = board_config(board)
     try:
         calibration.parse(json.dumps(config.DEFAULT_CALIBRATION), config.DEFAULT_CALIBRATION,
@@ -227,7 +226,10 @@ def read_calibration(path, board=DEFAULT_BOARD):
 
 def board_config(board):
     """The board folder's config.py, loaded by path: on the device the folder
-    is the package `board`, which a host does not have."""
+    is the package `board`, which a host does not have. The simulated board
+    runs on the reference mechanism's calibration, hw/calibration.py's."""
+    if board == SIM:
+        return calibration
     spec = importlib.util.spec_from_file_location(board + "_config", os.path.join(ROOT, BOARDS[board][0], "config.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
