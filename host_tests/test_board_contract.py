@@ -167,3 +167,11 @@ def test_deploy_refuses_a_registered_folder_that_is_not_a_board(tmp_path, monkey
         f.write(text.replace("def panic():", "def stop():"))
     assert deploy.main(["--board", NEW_BOARD, "--dry-run"]) == 1
     assert "__init__.py does not define panic" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("board", sorted(deploy.BOARDS) + [deploy.SIM])
+def test_deploy_checks_a_calibration_file_against_the_boards_own_limits(board, tmp_path, capsys):
+    calibration = tmp_path / "calibration.json"
+    calibration.write_text('{"steps_per_ml": 1}')
+    assert deploy.main(["--board", board, "--dry-run", "--calibration", str(calibration)]) == 1
+    assert "calibration %s refused: calibration steps_per_ml=1 outside" % calibration in capsys.readouterr().err
