@@ -28,7 +28,7 @@ test: venv typecheck
 	$(BIN)/python tools/mptest.py --heap $(MP_HEAP)
 	$(BIN)/python -m pytest -q -n auto host_tests
 
-# firmware/, hw/ (not hw/sim) and the reference board against the rp2 stubs: 0 errors.
+# firmware/, hw/ (not hw/sim) and every board folder (not boards/sim) against the rp2 stubs: 0 errors.
 typecheck: venv
 	@command -v node >/dev/null || { echo "pyright needs Node.js on PATH (Debian: apt-get install nodejs)"; exit 1; }
 	$(BIN)/pyright

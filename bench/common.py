@@ -21,7 +21,7 @@ import mpenv  # noqa: E402
 mpenv.add_to_sys_path()
 
 import simcase  # noqa: E402
-from boards.sim.board import SimBoard  # noqa: E402
+from hw.sim.board import SimBoard  # noqa: E402
 
 ROOT = mpenv.ROOT
 # `--quick` (bench/run_all.py --quick, which the test suite runs): each script

@@ -138,8 +138,8 @@ def main(argv):
     out = {"heap_bytes": gc.mem_alloc() + gc.mem_free(), "interpreter_bytes": gc.mem_alloc()}
     if mode == "heap":
         out["module_bytes"] = [[name, import_cost(name)] for name in modules]
-        out["board_import_bytes"] = import_cost("boards.sim.board")
-    from boards.sim.board import SimBoard
+        out["board_import_bytes"] = import_cost("hw.sim.board")
+    from hw.sim.board import SimBoard
     from pump.controller import Controller
     board = SimBoard(scenario["start_day"], scenario["start_ms"], scenario["seed"], scenario["fill_nl"],
                      scenario["calibration"])

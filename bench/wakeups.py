@@ -21,9 +21,9 @@ long a pass took from its clock reading to the hand-off (flash writes first):
 what edges timed from the hand-off would have been late by.
 """
 from common import LOWEST, MAXIMUM, TYPICAL, full_or_quick, micropython, percentile, table
-from boards.refpump_rp2040.config import WATCHDOG_MARGIN_MS, WATCHDOG_TIMEOUT_MS
+from hw.watchdog import MARGIN_MS, TIMEOUT_MS
 
-WATCHDOG_CAP_MS = WATCHDOG_TIMEOUT_MS - WATCHDOG_MARGIN_MS
+WATCHDOG_CAP_MS = TIMEOUT_MS - MARGIN_MS
 
 RUNS = ((LOWEST, 24), (TYPICAL, 24), (MAXIMUM, 6))  # 1 mL/h empties the 20 mL in 20 h
 TRIES = full_or_quick(3, 1)

@@ -211,7 +211,7 @@ def test_a_board_that_cannot_be_built_in_service_mode_leaves_the_console_to_the_
     """The reference board's panic() with the service jumper: loud, the motor
     off, no watchdog started, and the REPL reachable to repair what failed."""
     pump.hw.drive(SERVICE, 0)
-    panic = pump.hw.load("boards.refpump_rp2040.board").panic
+    panic = pump.hw.load("boards.refpump_rp2040").panic
     with mock.patch("time.sleep_ms", mock.Mock(side_effect=Hung("panic() looped"))):
         panic()
     assert pump.hw.interrupt_char == 3 and pump.hw.wdt is None

@@ -9,7 +9,7 @@ import datetime
 
 from hypothesis import given, settings, strategies as st
 
-from boards.sim.board import SimBoard
+from hw.sim.board import SimBoard
 from pump.controller import Controller
 from pump.prescription import Prescription
 from pump.units import MS_PER_DAY

@@ -58,7 +58,7 @@ def test_the_frozen_image_holds_exactly_the_modules_deploy_copies():
 
 def test_the_board_folder_is_frozen_as_the_board_package_with_its_own_sources():
     _includes, targets = frozen_targets()
-    for name in ("__init__", "board", "pins", "config", "calibration"):
+    for name in ("__init__", "pins", "config"):
         with open(targets["board/%s.py" % name]) as frozen, open(os.path.join(BOARD_DIR, name + ".py")) as source:
             assert frozen.read() == source.read()
     assert not any(target.startswith("hw/sim") or target.endswith("manifest.py") for target in targets)

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from mpenv import ROOT
-from boards.refpump_rp2040.config import CALIBRATION_LIMITS, DEFAULT_CALIBRATION
+from hw.calibration import CALIBRATION_LIMITS, DEFAULT_CALIBRATION
 from pump.units import iso_to_clock_s
 from simboard import running_firmware  # noqa: E402
 from unixboard import deployed_board, needs_socat  # noqa: E402

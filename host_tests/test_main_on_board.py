@@ -27,6 +27,7 @@ from unittest import mock
 import pytest
 
 import fake_machine
+from hw.watchdog import TIMEOUT_MS
 from pump.schema import needs_mac
 from pumplink import encode_line
 from test_drivers_board import KEY_HEX, Rig
@@ -270,7 +271,7 @@ def test_the_loop_feeds_the_watchdog_within_its_timeout_throughout(pump):
     run = Delivery(pump)
     wdt = pump.hw.wdt
     assert wdt.feeds > (run.end_us - run.start_us) // 1000 // wdt.timeout_ms
-    assert wdt.longest_gap_ms() < pump.rig.config.WATCHDOG_TIMEOUT_MS
+    assert wdt.longest_gap_ms() < TIMEOUT_MS
 
 
 # ----------------------------------------------------------------- crash
@@ -338,7 +339,7 @@ def test_a_crash_while_starting_sounds_the_high_alarm_and_stays_safe_without_a_r
         pump.main.main()  # returns only because the test ended fail_safe (and the fake reset returns)
     assert resets == {0}  # no reset while in fail_safe: no boot loop
     assert pump.hw.pin(STEP).rising_edges_us() == []
-    assert pump.hw.wdt.longest_gap_ms() < pump.rig.config.WATCHDOG_TIMEOUT_MS
+    assert pump.hw.wdt.longest_gap_ms() < TIMEOUT_MS
     buzzer_on = [t for t, duty in pump.hw.pwms[BUZZER].history if duty]
     red_on = [t for t, level in pump.hw.pin(LAMP_RED).history if level]
     assert len(buzzer_on) >= 10 and len(red_on) >= 10  # the high pattern, repeated
@@ -355,7 +356,7 @@ def test_a_board_that_cannot_even_be_built_is_left_to_the_boards_panic(pump, mon
 
 
 def test_the_reference_boards_panic_sounds_lights_and_keeps_the_watchdog_fed(pump):
-    panic = pump.hw.load("boards.refpump_rp2040.board").panic
+    panic = pump.hw.load("boards.refpump_rp2040").panic
     naps = []
 
     def nap(ms):

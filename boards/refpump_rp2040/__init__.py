@@ -1,9 +1,11 @@
-"""The reference pump board, rev A. On the device this folder is the top-level
-`board` package, so main.py does `import board; b = board.build()`.
+"""The reference pump board, rev A (Raspberry Pi Pico, RP2040). On the device
+this folder is the top-level `board` package, so main.py does
+`import board; b = board.build()`.
 
-`build` imports the drivers only when called: `config` (pins aside, the
-board's nominal calibration) is plain data that the simulated board and the
-host tools read too, where there is no `machine` module.
+The folder holds only what is this board's: the pin map (pins.py) and the
+config (config.py); hw/pumpboard.py builds the board from them. `build`
+imports the drivers only when called: `config` and `pins` are plain data
+that host tools read too, where there is no `machine` module.
 
 `kbd_intr` is MicroPython's own: main.py locks the console through the board
 package so that the simulated board, which has no USB stack, can follow the
@@ -17,10 +19,12 @@ def kbd_intr(char):
 
 
 def build():
-    from .board import build as build_board
-    return build_board()
+    from hw.pumpboard import build as build_board
+    from . import config, pins
+    return build_board(pins, config)
 
 
 def panic():
-    from .board import panic as board_panic
-    board_panic()  # returns only in service mode, to the REPL
+    from hw.pumpboard import panic as board_panic
+    from . import config, pins
+    board_panic(pins, config)  # returns only in service mode, to the REPL

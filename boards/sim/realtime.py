@@ -13,7 +13,7 @@ import select
 import sys
 import time
 
-from boards.sim.board import SimBoard
+from hw.sim.board import SimBoard
 from boards.sim.console import ChipConsole
 from hw.flashfs import FlashFS
 from hw.keyfile import read_key

@@ -6,7 +6,7 @@ whose priority grows with the dose it cost."""
 # modes grew by 9 KB on the 64-bit unix port)
 import json
 
-from boards.sim.board import SimBoard
+from hw.sim.board import SimBoard
 from pump import alarms, boot, events
 from pump.alarms import CRASH_LOOP, HIGH, MEDIUM, MISSED_DELIVERY, REMIND_HIGH_MS, RESTART, TONE_HIGH_MS
 from pump.controller import Controller

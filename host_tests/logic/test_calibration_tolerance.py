@@ -6,7 +6,7 @@ The board's calibration says 12 732 steps/mL; the plunger really moves
 1/9 549 mL a step (the estimate's worst case: the reservoir empties 33 %
 sooner than the count says) or 1/15 915 mL (it lasts 25 % longer)."""
 # micropython-heap: 320K
-from boards.refpump_rp2040.config import CALIBRATION_LIMITS
+from hw.calibration import CALIBRATION_LIMITS
 from hw.sim.runner import Run
 from simcase import HOUR_MS, scenario
 

@@ -1,7 +1,7 @@
 """The controller's own rules, on the simulated board without the scenario runner."""
 # micropython-heap: 320K
 # (the simulated board carries the real wall clock and its simulated DS3231)
-from boards.sim.board import SimBoard
+from hw.sim.board import SimBoard
 from pump import events
 from pump.controller import Controller
 from pump.prescription import Prescription

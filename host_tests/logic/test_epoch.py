@@ -13,7 +13,7 @@ out a segment's step times with long ints once, at its start), the other
 wake-ups that may allocate.
 """
 # micropython-heap: 320K
-from boards.sim.board import SimBoard
+from hw.sim.board import SimBoard
 from expect import heap_lock, heap_unlock
 from hw.sim.flash import FakeFlash
 from pump.controller import Controller

@@ -14,7 +14,7 @@ and the run goes on through the reboot. Then:
 - after the clinician's ACK, the pump delivers again.
 """
 # micropython-heap: 448K
-from boards.refpump_rp2040.config import CALIBRATION_LIMITS
+from hw.calibration import CALIBRATION_LIMITS
 from hw.sim.flash import FakeFlash
 from hw.sim.runner import Run
 from pump.prescription import Prescription

@@ -13,7 +13,7 @@ physics at their own ms, and checked one by one against the ideal.
 import json
 import sys
 
-from boards.sim.board import SimBoard
+from hw.sim.board import SimBoard
 from hw.sim.dosecheck import DoseChecker, Ledger, bolus_per_ms
 from hw.sim.flash import FakeFlash, PowerCut
 from hw.sim.physics import SENSOR_FAULTS

@@ -1,24 +1,24 @@
 """The simulated reference board: the board object of the real one, over physics.
 
-SimBoard has the same attributes as boards/refpump_rp2040/board.py, so the
-controller cannot tell the two apart. The physics (hw/sim/physics.py) and a
-simulation clock stand behind them; the scenario runner (hw/sim/runner.py)
-moves that clock and injects faults. `build()` (boards/sim/realtime.py)
-gives the same board running in real time, for firmware/main.py on the
-MicroPython unix port.
+SimBoard meets the board contract (hw/contract.py) as the reference board
+(hw/pumpboard.py) does, so the controller cannot tell the two apart. The
+physics (hw/sim/physics.py) and a simulation clock stand behind it; the
+scenario runner (hw/sim/runner.py) moves that clock and injects faults.
+`build()` of boards/sim (boards/sim/realtime.py) gives the same board
+running in real time, for firmware/main.py on the MicroPython unix port.
 """
-from boards.refpump_rp2040.config import CALIBRATION_LIMITS, DEFAULT_CALIBRATION, WATCHDOG_MARGIN_MS, \
-    WATCHDOG_TIMEOUT_MS
+from hw.calibration import CALIBRATION_LIMITS, DEFAULT_CALIBRATION
 from hw.sim.devices import Recorder, SimBuzzer, SimDS3231, SimPressure, SimStepper, SimTicks, SimTime, \
     SimWatchdog
 from hw.sim.flash import FakeFlash
 from hw.sim.physics import Mechanism
+from hw.wallclock import WallClock
+from hw.watchdog import MARGIN_MS, TIMEOUT_MS
 from pump.occlusion import SENSOR_OK, SENSOR_OPEN, SENSOR_OUT_OF_RANGE, SENSOR_STUCK
 
 # bench fault -> the transducer fault of the physics
 _BENCH_SENSOR_FAULTS = {"sensor_open": SENSOR_OPEN, "sensor_stuck": SENSOR_STUCK,
                         "sensor_out_of_range": SENSOR_OUT_OF_RANGE}
-from hw.wallclock import WallClock
 
 
 class SimBoard:
@@ -39,7 +39,7 @@ class SimBoard:
         self.rtc = SimDS3231(self.time, rtc_drift_ppm)
         self.buzzer = SimBuzzer(self.time)
         self.lamps = Recorder(self.time)
-        self.watchdog = SimWatchdog(WATCHDOG_TIMEOUT_MS - WATCHDOG_MARGIN_MS)
+        self.watchdog = SimWatchdog(TIMEOUT_MS - MARGIN_MS)
         self.fs = flash if flash is not None else FakeFlash()
         if hasattr(self.fs, "spend_ms"):
             self.fs.spend_ms = self.spend  # a flash write takes its ms here too

@@ -1,9 +1,17 @@
-"""The reference pump board, rev A: `build()` wires each driver to its pins.
+"""The reference pump on a Raspberry Pi Pico-family board: `build(pins, config)`
+wires each driver to the pins of a board folder's pin map.
 
-The board object is the pump controller's only way to the hardware; the
-simulated board (boards/sim) offers the same attributes. Start-up faults
-(a DS3231 that does not answer, a pressure sensor reading open circuit, a
-calibration file that is refused) do not stop the build: each is collected
+What differs from one such board to the next (which GPIO does what, the
+board's name, paths and timings) is in its folder, boards/NAME/pins.py and
+config.py; everything else is here, shared: the board object, the generic
+sleep that wakes early for a button press or a serial line, bench fault
+injection, the calibration and device-key files, the start-up faults and the
+panic of a board that cannot even be built. The board object meets the board
+contract (hw/contract.py), as the simulated board (hw/sim/board.py) does, so
+the pump controller cannot tell them apart.
+
+Start-up faults (a DS3231 that does not answer, a pressure sensor reading
+open circuit, a calibration file that is refused) do not stop the build: each is collected
 in `startup_faults` as (alarm kind, detail) for the controller to raise and
 log, because a pump that refuses to boot stops intrathecal baclofen abruptly,
 which is the hazard the monograph warns about most.
@@ -17,6 +25,7 @@ import time
 
 from machine import ADC, I2C, PWM, WDT, Pin, lightsleep, reset
 
+from hw import calibration, selftest
 from hw.analog import DieTemperature, SupplyMonitor
 from hw.buzzer import Buzzer
 from hw.ds3231 import DS3231
@@ -24,15 +33,12 @@ from hw.faults import StartupFault
 from hw.flashfs import FlashFS
 from hw.keyfile import read_key
 from hw.lamps import Lamps
-from hw import selftest
 from hw.pressure import PressureSensor
 from hw.stepper import Stepper
 from hw.switches import DebouncedButton, LimitSwitch
 from hw.usb_serial import LineChannel
 from hw.wallclock import WallClock
-from hw.watchdog import Watchdog
-
-from . import calibration, config, pins
+from hw.watchdog import TIMEOUT_MS, Watchdog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for pyright: MicroPython has no typing module (annotations are strings)
@@ -75,22 +81,22 @@ class _BenchRTC:
 
 
 class Board:
-    name = "refpump_rp2040 rev A"
-    # What a calibration file may say: the reservoir estimate takes the
-    # steps_per_ml range as the calibration's tolerance (pump.reservoir).
-    calibration_limits = config.CALIBRATION_LIMITS
+    """A built board; `name` and `calibration_limits` (what a calibration
+    file may say) are its config's NAME and CALIBRATION_LIMITS."""
 
     @property
     def serial_number(self):
-        """The RP2040 flash chip's unique id in hex: the pump's serial on its
+        """The flash chip's unique id in hex: the pump's serial on its
         refill card (asked only then, so a board without one still runs)."""
         import machine
         return binascii.hexlify(machine.unique_id()).decode()
 
-    def __init__(self, stepper, pressure, end_switch, home_switch, buzzer, lamps, ack,
-                 supply, die_temperature, clock, watchdog, fs, serial, calibration,
-                 bench_enabled, device_key, startup_faults,
+    def __init__(self, name, calibration_limits, stepper, pressure, end_switch, home_switch, buzzer, lamps,
+                 ack, supply, die_temperature, clock, watchdog, fs, serial, calibration,
+                 bench_enabled, device_key, startup_faults, bench_line_mpsi_per_ul,
                  use_lightsleep=False, sleep_slice_ms=20, service_mode=False):
+        self.name = name
+        self.calibration_limits = calibration_limits
         self.stepper = stepper
         self.pressure = pressure
         self.buzzer = buzzer
@@ -111,6 +117,7 @@ class Board:
         self._die_temperature = die_temperature
         self._use_lightsleep = use_lightsleep
         self._sleep_slice_ms = sleep_slice_ms
+        self._bench_line_mpsi_per_ul = bench_line_mpsi_per_ul
         self.wakes = 0  # ends of sleep slices: watchdog feeds without a controller pass
         self.inject("clear")
 
@@ -118,13 +125,13 @@ class Board:
         """Bench fault injection (pump.bench; the protocol refuses `bench`
         unless the BENCH-ENABLE jumper was fitted at boot). One fault at a
         time, each as the hardware would show it: the pressure reading or
-        the transducer (hw/pressure.py; a blocked line rises by
-        config.BENCH_LINE_MPSI_PER_UL per uL pushed), DIAG, the end-of-travel
+        the transducer (hw/pressure.py; a blocked line rises by the config's
+        BENCH_LINE_MPSI_PER_UL per uL pushed), DIAG, the end-of-travel
         switch, VSYS (`value` mV), the die temperature (`value` milli-degC),
         a DS3231 that stops answering, a flash write that fails, and once
         the reply is out a reset (`restart`) or a crash: an exception out of
         the loop, which main.py logs and resets on. `clear` ends them all."""
-        rise_x1000 = config.BENCH_LINE_MPSI_PER_UL * 1_000_000 // self.calibration["steps_per_ml"]
+        rise_x1000 = self._bench_line_mpsi_per_ul * 1_000_000 // self.calibration["steps_per_ml"]
         self.pressure.inject(fault, value, self.stepper, rise_x1000)
         self.stepper.forced_stall = fault == "stall"
         self._forced_empty = fault == "empty"
@@ -159,7 +166,7 @@ class Board:
         apart, the watchdog for a feed every few seconds.
 
         Returns early when an ACK press or a serial line is waiting, so the
-        controller answers a user within a slice (config.SLEEP_SLICE_MS), not
+        controller answers a user within a slice (the config's SLEEP_SLICE_MS), not
         a wake-up interval. lightsleep (if enabled) is used only when nothing
         runs in the background: it stops the PIO that times the steps and the
         PWM that sounds the buzzer.
@@ -204,7 +211,7 @@ class Board:
         return not (self.stepper.pending() or self.buzzer.playing or self.lamps.flashing)
 
 
-def panic():
+def panic(pins, config):
     """The board could not even be built: with the pins alone, light the red
     lamp and sound the buzzer steadily, deliver nothing, and keep the
     watchdog (which build() may have started) fed, so the failure is loud
@@ -219,7 +226,7 @@ def panic():
     if Pin(pins.SERVICE, Pin.IN, Pin.PULL_UP).value() == 0:
         micropython.kbd_intr(3)
         return
-    watchdog = WDT(timeout=config.WATCHDOG_TIMEOUT_MS)
+    watchdog = WDT(timeout=TIMEOUT_MS)
     while True:
         watchdog.feed()
         time.sleep_ms(1000)
@@ -235,13 +242,14 @@ class _NoWatchdog:
         return None
 
 
-def build():
+def build(pins, config):
+    """The board of the pin map `pins` and the config `config` (the modules
+    of a board folder); see the module docstring for what each holds."""
     faults = []
     # Lets an exception raised in a hard IRQ handler (stepper, DIAG) be reported.
     micropython.alloc_emergency_exception_buf(100)
     service_mode = Pin(pins.SERVICE, Pin.IN, Pin.PULL_UP).value() == 0
-    watchdog = Watchdog(_NoWatchdog() if service_mode else WDT(timeout=config.WATCHDOG_TIMEOUT_MS),
-                        config.WATCHDOG_TIMEOUT_MS, config.WATCHDOG_MARGIN_MS)
+    watchdog = Watchdog(_NoWatchdog() if service_mode else WDT(timeout=TIMEOUT_MS))
     cal, problem = calibration.load(config.CALIBRATION_PATH, config.DEFAULT_CALIBRATION,
                                     config.CALIBRATION_LIMITS)
     if problem is not None:
@@ -272,6 +280,8 @@ def build():
     clock = WallClock(rtc)
     stepper.clock = clock  # pulses are timed from the reading they were planned for
     return Board(
+        name=config.NAME,
+        calibration_limits=config.CALIBRATION_LIMITS,
         stepper=stepper,
         pressure=pressure,
         end_switch=end_switch,
@@ -290,6 +300,7 @@ def build():
         bench_enabled=bench_enabled,
         device_key=key,
         startup_faults=faults,
+        bench_line_mpsi_per_ul=config.BENCH_LINE_MPSI_PER_UL,
         use_lightsleep=config.USE_LIGHTSLEEP,
         sleep_slice_ms=config.SLEEP_SLICE_MS,
         service_mode=service_mode,
