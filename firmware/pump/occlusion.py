@@ -252,7 +252,10 @@ STUCK_SAMPLES = const(24)
 class SensorMonitor:
     """The pressure sensor's own health. `sample` reports the condition as of
     this reading: a fault is present until a reading that contradicts it (the
-    alarm manager latches the alarm)."""
+    alarm manager latches the alarm). A sensor back in range after an open
+    or out-of-range fault is trusted only once its reading moves: one that
+    came back stuck would otherwise pass as healthy for STUCK_SAMPLES
+    readings while the pump pushed into a line it cannot watch."""
 
     def __init__(self):
         self.reset()
@@ -271,6 +274,7 @@ class SensorMonitor:
         self._same_run = -1
 
     def sample(self, pressure_mpsi):
+        was_invalid = self.fault == SENSOR_OPEN or self.fault == SENSOR_OUT_OF_RANGE
         if in_range(pressure_mpsi):
             self._invalid_run = 0
         elif self._invalid_run < INVALID_DEBOUNCE_SAMPLES:
@@ -282,7 +286,7 @@ class SensorMonitor:
                 self._same_run += 1
         else:
             self._last_mpsi = pressure_mpsi
-            self._same_run = 1
+            self._same_run = STUCK_SAMPLES if was_invalid else 1
         if self._invalid_run >= INVALID_DEBOUNCE_SAMPLES:
             below = pressure_mpsi < OPEN_CIRCUIT_BELOW_MPSI
             self.fault = SENSOR_OPEN if below else SENSOR_OUT_OF_RANGE

@@ -387,6 +387,14 @@ def test_single_out_of_range_glitch_is_not_a_fault():
     assert feed(monitor, [200, -3750, 210, 37_000, 190, 205]) == SENSOR_OK
 
 
+def test_a_sensor_back_from_open_is_trusted_only_once_its_reading_moves():
+    monitor = SensorMonitor()
+    assert feed(monitor, [-3750] * 3) == SENSOR_OPEN
+    assert monitor.sample(200) == SENSOR_STUCK  # back in range, not yet shown alive
+    assert feed(monitor, [200] * 30) == SENSOR_STUCK  # came back stuck: the fault never lifts
+    assert monitor.sample(203) == SENSOR_OK
+
+
 def test_stuck_sensor_reported_after_stuck_samples_identical_readings():
     monitor = SensorMonitor()
     assert feed(monitor, [250] * (STUCK_SAMPLES - 1)) == SENSOR_OK
@@ -409,7 +417,3 @@ def test_noisy_readings_never_look_stuck():
         assert monitor.sample(200 + prng.noise(30)) == SENSOR_OK
 
 
-def test_fault_condition_ends_with_a_good_reading():
-    monitor = SensorMonitor()
-    feed(monitor, [-3750] * 5)
-    assert monitor.sample(205) == SENSOR_OK
