@@ -283,13 +283,21 @@ class Commands:
         ctl = self.ctl
         if ctl.patient is None or ctl.history is None:
             raise CommandError("no_patient", "set the patient first")
+        if ctl.prescription is None and (ctl.bolus_end is not None or ctl.bolus_next is not None):
+            # the first program starts delivery afresh, which would drop the
+            # bolus or prime in flight and leave what it holds (the basal, a
+            # stop to follow) held for good
+            raise CommandError("bolus_running", "a bolus or prime is running: program when it is over")
         rx = Prescription(args["steps"]) if args["week"] is None else Prescription(week=args["week"])
         old = ctl.prescription
         found = druglib.check_prescription(rx, ctl.patient, ctl.reservoir.concentration_ng_per_ul,
                                            ctl.steps_per_ml, args.get("dilution", False))
         kind = args.get("kind") or titration.TITRATION
         steady_s = ctl.steady_s()
-        if kind == titration.REFILL and (ctl.refilled_s is None or steady_s - ctl.refilled_s > REFILL_VISIT_S):
+        # a refill "after" now is no refill within the day: a DS3231 that lost
+        # its time at a reset puts the steady clock years before the record
+        since_refill = None if ctl.refilled_s is None else steady_s - ctl.refilled_s
+        if kind == titration.REFILL and (since_refill is None or not 0 <= since_refill <= REFILL_VISIT_S):
             raise CommandError("no_refill", "a refill-visit change needs a refill within the last day")
         old_week = None  # a weekly change compares day with same weekday (titration.check_week_change)
         if ctl.history.dose_ng is not None and (rx.weekly or (old is not None and old.weekly)):

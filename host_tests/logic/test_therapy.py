@@ -151,6 +151,30 @@ def test_a_prime_then_stop_leaves_the_pump_in_stopped_pump_mode():
     assert results["max_dose_error_steps"] <= 1
 
 
+def test_the_first_program_waits_for_a_prime_in_flight_and_then_delivers():
+    """A prime before any program: the first program would start delivery
+    afresh and drop the prime with the basal still held, for good."""
+    from hw.sim.runner import Run
+    from simcase import scenario
+    case = scenario(4, catheter=CATHETER)
+    case["setup"] = [c for c in case["setup"] if c["cmd"] != "set_prescription"]
+    case["prescription"] = None
+    sim = Run(case)
+    program = {"steps": [{"start": "00:00", "mcg_per_h": RATE_MCG_PER_H}]}
+    sim.advance_to(MS_PER_HOUR)
+    assert send(sim, "prime", then="stop", reason="new line: primed, program follows")["ok"]
+    sim.advance_to(MS_PER_HOUR + 10_000)
+    refused = send(sim, "set_prescription", **program)
+    assert (refused["ok"], refused["error"]) == (False, "bolus_running")
+    sim.advance_to(MS_PER_HOUR + 120_000)  # the 72 s prime is over: stopped-pump mode, as asked
+    now = status(sim)
+    assert now["stopped_for"] == ["command"] and not now["line"]["basal_held"]
+    assert send(sim, "set_prescription", **program)["ok"] and send(sim, "resume")["ok"]
+    emitted = sim.board.stepper.emitted
+    sim.advance_to(3 * MS_PER_HOUR)
+    assert status(sim)["state"] != "stopped" and sim.board.stepper.emitted > emitted
+
+
 def test_a_prime_is_refused_over_a_fault_or_without_a_reason_for_the_stop():
     sim, _results = run(1, catheter=CATHETER, events=[{"at_h": 0.5, "do": "occlude"}])
     assert send(sim, "prime", then="schedule")["error"] == "not_delivering"
