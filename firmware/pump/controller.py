@@ -108,6 +108,7 @@ class Controller:
         self.seg_den = 1
         self.seg_carry = 0
         self.window_steps = 0  # what AUTH_WINDOW_MS of this segment can deliver
+        self.debt = 0  # segment units below 0 that went out ahead when delivery stopped
         StateCodec.restore(self, day, ms)
         if self.alarms.condition_present(kinds.PRESSURE_SENSOR_FAULT):
             self.monitor.sensor.carry_fault()
@@ -214,15 +215,16 @@ class Controller:
             if self.delivering:
                 self.record(self.now_s(), events.DELIVERY_GAP, behind // 1000)
                 self.cut_bolus(self.now_s())
-                self.restart_schedule(carry=0)
+                self.restart_schedule(catch_up=False)
 
     # ------------------------------------------------------------ delivery
-    def restart_schedule(self, carry=None):
-        """Start a new segment at now, from what was really emitted; `carry`
-        (a fraction of a step, in segment units) defaults to the exact one
-        owed now."""
+    def restart_schedule(self, catch_up=True):
+        """Start a new segment at now, from what was really emitted, with
+        the drug owed now (segment units: a fraction of a step, or below 0 a
+        debt, pump.delivery). Without `catch_up` nothing owed is given, but
+        a debt is still paid: what went out ahead is never forgotten."""
         owed = self._take_back()
-        self._start_segment(self.day, self.ms, owed if carry is None else carry)
+        self._start_segment(self.day, self.ms, owed if catch_up or owed < 0 else 0)
 
     def _take_back(self):
         """Cancel the pulses queued and not yet out (they were counted as
@@ -412,7 +414,7 @@ class Controller:
         was_delivering = self.delivering
         self.stop_mask |= reason
         if was_delivering:
-            self.reservoir.use(-self.board.stepper.cancel())
+            self._keep_debt()
             self.cut_bolus(now_s)
         self.record(now_s, events.STOPPED, self.stop_mask)
         if why:
@@ -447,13 +449,22 @@ class Controller:
 
     def start_delivery(self):
         """Delivery begins (boot, resume, new prescription): a fresh segment
-        at now, no step owed, no bolus, no pressure history."""
+        at now, no step owed, no bolus, no pressure history; only a debt
+        kept when delivery stopped is still paid (`_keep_debt`)."""
         self.board.stepper.cancel()
         self.starts += 1
         self.bolus_end = self.bolus_next = None
         self.bolus_num = self.bolus_lump = 0
         self.monitor.restart()
-        self._start_segment(self.day, self.ms, 0)
+        debt, self.debt = self.debt, 0
+        self._start_segment(self.day, self.ms, debt)
+
+    def _keep_debt(self):
+        """Delivery stops: take back what is queued, and keep what went out
+        ahead of the ideal (a refill's steps of a stronger drug, pump.commands)
+        for the restart to pay; a fraction owed is not caught up."""
+        owed = self._take_back()
+        self.debt = owed if owed < 0 else 0
 
     def set_prescription(self, prescription, now_s, decision):
         """Apply an accepted prescription (pump.commands checked it). The
@@ -629,8 +640,12 @@ class Controller:
         double-deliver after a reset, so it stops, loudly."""
         if self.stop_mask & STOP_STORAGE:
             return
+        was_delivering = self.delivering
         self.stop_mask |= STOP_STORAGE  # first, so the alarm's own log write cannot recurse
-        self.reservoir.use(-self.board.stepper.cancel())
+        if was_delivering:
+            self._keep_debt()
+        else:
+            self.reservoir.use(-self.board.stepper.cancel())
         self.cut_bolus(now_s)
         self.alarms.raise_(kinds.STORAGE_FAULT, now_s)
         self._update_stop_alarm(now_s)

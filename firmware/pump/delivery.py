@@ -6,8 +6,9 @@ The ideal cumulative delivery of a segment of constant rate is
 
 with num = rate_ng_per_h * steps_per_ml and den = concentration_ng_per_ul *
 3_600_000_000 (ng/h over ng/uL is uL/h; times steps per uL; over ms per hour),
-and `carry` the fraction of a step already owed when the segment began
-(0 <= carry < den). Step k is due at the first whole ms where the ideal
+and `carry` the drug already owed when the segment began, in the same units
+(below den: less than a step; below 0: a debt, steps that went out ahead,
+which delays the first step; see pump.controller). Step k is due at the first whole ms where the ideal
 reaches k:  t_k = ceil((k * den - carry) / num).  Emitting every step at t_k
 makes the commanded count equal floor(ideal) at every ms: commanded never
 exceeds the ideal and never lags it by a whole step, over any run length,
