@@ -6,8 +6,10 @@ CPython and under the MicroPython unix port (tools/mptest.py runs this file
 there); every invariant of seqcheck is checked at every wake-up and event.
 A broken invariant prints the walk as a scenario file for tools/sim.py.
 """
-# micropython-heap: 512K
-# (the simulated board, the pump and the checker's record of the last hour)
+# micropython-heap: 640K
+# (the simulated board, the pump and the checker's record of the last hour,
+# and the checker's reads of the event log: at 512K a clone in another folder
+# ran out, its longer paths enough to tip a fragmented heap)
 import json
 
 from seqcheck import Broken
