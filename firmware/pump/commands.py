@@ -356,7 +356,7 @@ class Commands:
         # With the residual discarded, the fill went in before this line came:
         # what went out since (while it was checked, its counter written) left
         # the new fill. Otherwise remaining_nl has counted it already.
-        gone = ctl.queued_at_command - ctl.board.stepper.pending() if changed else 0
+        gone = ctl.steps_out_since_command() if changed else 0
         ctl.refill(volume_nl, conc, now_s, gone)
         therapy.after_refill(ctl, old_conc, old_left)
         if decision["override_reason"]:
@@ -513,8 +513,8 @@ class Commands:
         "status": _status, "prescription": _prescription, "reservoir": _reservoir, "alarms": _alarms,
         "log": _log, "version": _version, "card": _card, "plan": _plan,
         "patient": _patient, "set_prescription": _set_prescription, "refill": _refill, "bolus": _bolus,
-        "prime": _prime, "bridge": _bridge, "stop": _stop, "resume": _resume, "ack": _ack, "silence": _silence, "settings": _settings,
-        "set_clock": _set_clock, "bench": _bench, "selftest": _selftest,
+        "prime": _prime, "bridge": _bridge, "stop": _stop, "resume": _resume, "ack": _ack, "silence": _silence,
+        "settings": _settings, "set_clock": _set_clock, "bench": _bench, "selftest": _selftest,
     }
 
 

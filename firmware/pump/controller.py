@@ -497,6 +497,11 @@ class Controller:
         checked and its counter written, and a refill must know how many."""
         self.queued_at_command = self.board.stepper.pending()
 
+    def steps_out_since_command(self):
+        """Pulses that went out since the current command line came in (no
+        pass queues any while a command runs)."""
+        return self.queued_at_command - self.board.stepper.pending()
+
     def refill(self, volume_nl, concentration_ng_per_ul, now_s, gone_from_fill=0):
         """Record a refill (pump.commands confirmed it). A new concentration
         changes the steps per ng, not the prescription: the segment restarts
